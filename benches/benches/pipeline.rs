@@ -1,0 +1,29 @@
+//! End-to-end pipeline benchmarks. Until the full `/v2/token/generate` pipeline
+//! exists (issue 10), this measures its innermost step: sealing a 200-byte body.
+#![allow(missing_docs)]
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use euid_crypto::{AesGcmKey, BatchedOsRandom, RandomSource};
+use std::hint::black_box;
+
+fn seal_200_bytes(c: &mut Criterion) {
+    let key = AesGcmKey::from_bytes([42; 32]);
+    let mut rng = BatchedOsRandom::new();
+    let body = [b'x'; 200];
+    let mut group = c.benchmark_group("crypto");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("aes_gcm_seal_200B", |b| {
+        let mut out = Vec::with_capacity(256);
+        b.iter(|| {
+            let mut iv = [0u8; 12];
+            rng.fill(&mut iv);
+            out.clear();
+            key.seal_into(&iv, &[], black_box(&body), &mut out);
+            black_box(&out);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, seal_200_bytes);
+criterion_main!(benches);

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, lints, every test (interop with the
+# official SDK included), benchmark builds, and a fuzz smoke run when nightly is present.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "test set-up (Python venv with uid2-client, npm packages)"
+bash scripts/test-setup.sh
+export EUID_TEST_PYTHON="$root/target/interop-venv/bin/python"
+export EUID_TEST_JS_DIR="$root/tests/js"
+
+step "cargo fmt"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (unit, integration, doc)"
+cargo test --workspace --locked
+
+step "cargo bench --no-run"
+cargo bench --workspace --locked --no-run
+
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  step "fuzz smoke run"
+  bash scripts/fuzz-smoke.sh "${EUID_FUZZ_SECONDS:-5}"
+else
+  step "fuzz smoke run skipped: no nightly toolchain"
+fi
+
+step "all checks passed"
