@@ -1,0 +1,397 @@
+//! Keys, keysets and immutable key-store snapshots (`wire.md` §5).
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use aes::cipher::KeyInit as _;
+use euid_crypto::AesGcmKey;
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
+
+/// The master keyset: its active key encrypts the outer layer of advertising tokens.
+pub const MASTER_KEYSET_ID: i32 = -1;
+/// The refresh keyset: its active key encrypts refresh tokens and their envelope. Never
+/// published to SDKs.
+pub const REFRESH_KEYSET_ID: i32 = -2;
+/// The publisher fallback keyset (site 2), used for sites without an active key of their own.
+pub const FALLBACK_PUBLISHER_KEYSET_ID: i32 = 2;
+/// The site id owning the fallback keyset.
+pub const FALLBACK_PUBLISHER_SITE_ID: i32 = 2;
+/// What `/v2/key/sharing` calls the master keyset, because SDKs assume positive keyset ids.
+pub const MASTER_KEYSET_ID_FOR_SDKS: i32 = 9_999_999;
+
+/// Errors building a key store. Never contains key material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyStoreError {
+    /// Two keys share an id.
+    #[error("duplicate key id {0}")]
+    DuplicateKeyId(i32),
+    /// Two keysets share an id.
+    #[error("duplicate keyset id {0}")]
+    DuplicateKeysetId(i32),
+    /// A site has more than one enabled default keyset.
+    #[error("site {0} has more than one enabled default keyset")]
+    DuplicateDefaultKeyset(i32),
+    /// A key's secret is not base64 of 32 bytes.
+    #[error("key {0}: secret is not base64 of 32 bytes")]
+    BadSecret(i32),
+    /// A key expires before it activates.
+    #[error("key {0}: expires before it activates")]
+    BadKeyTimes(i32),
+    /// The JSON does not parse or misses a field.
+    #[error("{file} is invalid: {reason}")]
+    Json {
+        /// Which file: `keysets.json` or `keyset_keys.json`.
+        file: &'static str,
+        /// The parser's message.
+        reason: String,
+    },
+}
+
+/// One key of a keyset. Times are epoch **seconds**, as in `keyset_keys.json`.
+///
+/// The AES-GCM key schedule is prepared once here; the secret is redacted in `Debug` and
+/// zeroized on drop.
+pub struct Key {
+    /// Globally unique key id.
+    pub id: i32,
+    /// The keyset the key belongs to.
+    pub keyset_id: i32,
+    /// Creation time, epoch seconds.
+    pub created: i64,
+    /// Activation time, epoch seconds.
+    pub activates: i64,
+    /// Expiry time, epoch seconds; the key is expired when `expires <= now`.
+    pub expires: i64,
+    secret: AesGcmKey,
+    // AES-CBC schedule for legacy v2 tokens, prepared on first use only.
+    cbc: OnceLock<aes::Aes256>,
+}
+
+impl Key {
+    /// A key from its fields and prepared secret.
+    pub fn new(
+        id: i32,
+        keyset_id: i32,
+        created: i64,
+        activates: i64,
+        expires: i64,
+        secret: AesGcmKey,
+    ) -> Key {
+        Key {
+            id,
+            keyset_id,
+            created,
+            activates,
+            expires,
+            secret,
+            cbc: OnceLock::new(),
+        }
+    }
+
+    /// The prepared AES-256-GCM key.
+    pub fn secret(&self) -> &AesGcmKey {
+        &self.secret
+    }
+
+    /// The prepared AES-256 block cipher for legacy CBC decoding.
+    pub(crate) fn cbc_cipher(&self) -> &aes::Aes256 {
+        self.cbc
+            .get_or_init(|| aes::Aes256::new(self.secret.expose_secret().into()))
+    }
+
+    /// Whether the key is active at `now_s` (epoch seconds): `activates <= now < expires`.
+    pub fn is_active_at(&self, now_s: i64) -> bool {
+        self.activates <= now_s && now_s < self.expires
+    }
+
+    fn is_active_at_ms(&self, now_ms: i64) -> bool {
+        self.activates.saturating_mul(1000) <= now_ms && !self.is_expired_at_ms(now_ms)
+    }
+
+    fn is_expired_at_ms(&self, now_ms: i64) -> bool {
+        self.expires.saturating_mul(1000) <= now_ms
+    }
+
+    /// The key as an entry of a key response's `keys` array, the shape the SDKs parse:
+    /// `{"id","created","activates","expires" (epoch s),"secret" (base64)}`, plus `keyset_id`
+    /// when given (`/v2/key/sharing` adds it for the caller's own and the master keyset).
+    /// Contains the secret.
+    pub fn to_sdk_json(&self, keyset_id: Option<i32>) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "id": self.id,
+            "created": self.created,
+            "activates": self.activates,
+            "expires": self.expires,
+            "secret": self.secret.expose_secret_base64(),
+        });
+        if let (Some(k), Some(obj)) = (keyset_id, v.as_object_mut()) {
+            obj.insert("keyset_id".to_owned(), k.into());
+        }
+        v
+    }
+}
+
+impl Clone for Key {
+    fn clone(&self) -> Self {
+        Key::new(
+            self.id,
+            self.keyset_id,
+            self.created,
+            self.activates,
+            self.expires,
+            self.secret.clone(),
+        )
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Key")
+            .field("id", &self.id)
+            .field("keyset_id", &self.keyset_id)
+            .field("created", &self.created)
+            .field("activates", &self.activates)
+            .field("expires", &self.expires)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A keyset: the keys of one site (or a reserved use), as in `keysets.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Keyset {
+    /// Keyset id.
+    pub keyset_id: i32,
+    /// Owning site id (−1 master, −2 refresh, 2 publisher fallback).
+    pub site_id: i32,
+    /// Human-readable name.
+    pub name: String,
+    /// Sites allowed to receive the keys; `None` = unrestricted.
+    #[serde(default)]
+    pub allowed_sites: Option<Vec<i32>>,
+    /// Creation time, epoch seconds.
+    pub created: i64,
+    /// Whether the keyset is in use.
+    pub enabled: bool,
+    /// Whether it is its site's default keyset.
+    pub default: bool,
+}
+
+#[derive(Deserialize)]
+struct KeyRecord {
+    id: i32,
+    keyset_id: i32,
+    created: i64,
+    activates: i64,
+    expires: i64,
+    secret: String,
+}
+
+impl Drop for KeyRecord {
+    fn drop(&mut self) {
+        self.secret.zeroize();
+    }
+}
+
+#[derive(Serialize)]
+struct KeyRecordOut<'a> {
+    id: i32,
+    keyset_id: i32,
+    created: i64,
+    activates: i64,
+    expires: i64,
+    secret: &'a str,
+}
+
+/// An immutable snapshot of keysets and keys. Callers hold it in an `Arc` and swap it
+/// atomically on rotation, so readers never wait.
+pub struct KeyStore {
+    keysets: Vec<Keyset>,
+    keys: Vec<Key>,
+    key_index: HashMap<i32, usize>,
+    // keyset id → indexes into `keys`, sorted by `activates` then id.
+    by_keyset: HashMap<i32, Vec<usize>>,
+    // site id → index into `keysets` of its enabled default keyset.
+    site_default: HashMap<i32, usize>,
+}
+
+impl KeyStore {
+    /// Builds a snapshot. Keys may belong to keysets that are not listed (they are found by
+    /// id and by keyset id all the same).
+    pub fn new(keysets: Vec<Keyset>, keys: Vec<Key>) -> Result<KeyStore, KeyStoreError> {
+        let mut seen = HashMap::new();
+        let mut site_default = HashMap::new();
+        for (i, ks) in keysets.iter().enumerate() {
+            if seen.insert(ks.keyset_id, i).is_some() {
+                return Err(KeyStoreError::DuplicateKeysetId(ks.keyset_id));
+            }
+            if ks.enabled && ks.default && site_default.insert(ks.site_id, i).is_some() {
+                return Err(KeyStoreError::DuplicateDefaultKeyset(ks.site_id));
+            }
+        }
+        let mut key_index = HashMap::with_capacity(keys.len());
+        let mut by_keyset: HashMap<i32, Vec<usize>> = HashMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            if k.expires < k.activates {
+                return Err(KeyStoreError::BadKeyTimes(k.id));
+            }
+            if key_index.insert(k.id, i).is_some() {
+                return Err(KeyStoreError::DuplicateKeyId(k.id));
+            }
+            by_keyset.entry(k.keyset_id).or_default().push(i);
+        }
+        for list in by_keyset.values_mut() {
+            list.sort_by_key(|&i| (keys[i].activates, keys[i].id));
+        }
+        Ok(KeyStore {
+            keysets,
+            keys,
+            key_index,
+            by_keyset,
+            site_default,
+        })
+    }
+
+    /// Reads the live operator's `keysets.json` (array of keysets) and `keyset_keys.json`
+    /// (array of `{id, keyset_id, created, activates, expires, secret}`, times in seconds).
+    pub fn from_json(
+        keysets_json: &[u8],
+        keyset_keys_json: &[u8],
+    ) -> Result<KeyStore, KeyStoreError> {
+        let keysets: Vec<Keyset> =
+            serde_json::from_slice(keysets_json).map_err(|e| KeyStoreError::Json {
+                file: "keysets.json",
+                reason: e.to_string(),
+            })?;
+        // A parse error message could quote a secret, so it is not passed on verbatim.
+        let records: Vec<KeyRecord> =
+            serde_json::from_slice(keyset_keys_json).map_err(|e| KeyStoreError::Json {
+                file: "keyset_keys.json",
+                reason: format!(
+                    "{:?} error at line {} column {}",
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                ),
+            })?;
+        let mut keys = Vec::with_capacity(records.len());
+        for r in &records {
+            let secret =
+                AesGcmKey::from_base64(&r.secret).map_err(|_| KeyStoreError::BadSecret(r.id))?;
+            keys.push(Key::new(
+                r.id,
+                r.keyset_id,
+                r.created,
+                r.activates,
+                r.expires,
+                secret,
+            ));
+        }
+        KeyStore::new(keysets, keys)
+    }
+
+    /// Writes `keysets.json`.
+    pub fn keysets_json(&self) -> String {
+        // Serializing plain fields cannot fail.
+        serde_json::to_string_pretty(&self.keysets).unwrap_or_default()
+    }
+
+    /// Writes `keyset_keys.json`. Contains every secret.
+    pub fn keyset_keys_json(&self) -> Zeroizing<String> {
+        let secrets: Vec<Zeroizing<String>> = self
+            .keys
+            .iter()
+            .map(|k| Zeroizing::new(k.secret.expose_secret_base64()))
+            .collect();
+        let records: Vec<KeyRecordOut<'_>> = self
+            .keys
+            .iter()
+            .zip(&secrets)
+            .map(|(k, s)| KeyRecordOut {
+                id: k.id,
+                keyset_id: k.keyset_id,
+                created: k.created,
+                activates: k.activates,
+                expires: k.expires,
+                secret: s,
+            })
+            .collect();
+        Zeroizing::new(serde_json::to_string_pretty(&records).unwrap_or_default())
+    }
+
+    /// The key with this id, in any keyset (how tokens are decrypted).
+    pub fn key_by_id(&self, id: i32) -> Option<&Key> {
+        self.key_index.get(&id).and_then(|&i| self.keys.get(i))
+    }
+
+    /// The active key of a keyset at `now_ms` (Unix ms): the latest key with
+    /// `activates <= now`, stepping back past expired ones.
+    pub fn active_key(&self, keyset_id: i32, now_ms: i64) -> Option<&Key> {
+        let list = self.by_keyset.get(&keyset_id)?;
+        let activated = list.partition_point(|&i| {
+            self.keys
+                .get(i)
+                .is_some_and(|k| k.activates.saturating_mul(1000) <= now_ms)
+        });
+        list[..activated]
+            .iter()
+            .rev()
+            .filter_map(|&i| self.keys.get(i))
+            .find(|k| k.is_active_at_ms(now_ms))
+    }
+
+    /// The keyset with this id.
+    pub fn keyset(&self, keyset_id: i32) -> Option<&Keyset> {
+        self.keysets.iter().find(|k| k.keyset_id == keyset_id)
+    }
+
+    /// A site's enabled default keyset.
+    pub fn default_keyset_of_site(&self, site_id: i32) -> Option<&Keyset> {
+        self.site_default
+            .get(&site_id)
+            .and_then(|&i| self.keysets.get(i))
+    }
+
+    /// The key a site's tokens are encrypted with at `now_ms`: the active key of its default
+    /// keyset, else of the publisher fallback (site 2's default keyset, or keyset 2).
+    pub fn site_key(&self, site_id: i32, now_ms: i64) -> Option<&Key> {
+        self.default_keyset_of_site(site_id)
+            .and_then(|ks| self.active_key(ks.keyset_id, now_ms))
+            .or_else(|| {
+                let fallback = self
+                    .default_keyset_of_site(FALLBACK_PUBLISHER_SITE_ID)
+                    .map_or(FALLBACK_PUBLISHER_KEYSET_ID, |ks| ks.keyset_id);
+                self.active_key(fallback, now_ms)
+            })
+    }
+
+    /// Every keyset.
+    pub fn keysets(&self) -> impl Iterator<Item = &Keyset> {
+        self.keysets.iter()
+    }
+
+    /// Every key.
+    pub fn keys(&self) -> impl Iterator<Item = &Key> {
+        self.keys.iter()
+    }
+
+    /// The keys of one keyset, sorted by activation.
+    pub fn keys_of_keyset(&self, keyset_id: i32) -> impl Iterator<Item = &Key> {
+        self.by_keyset
+            .get(&keyset_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.keys.get(i))
+    }
+}
+
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyStore")
+            .field("keysets", &self.keysets.len())
+            .field("keys", &self.keys.len())
+            .finish_non_exhaustive()
+    }
+}
