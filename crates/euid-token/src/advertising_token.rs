@@ -411,3 +411,237 @@ fn decode_v2(
         raw_uid,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Keyset;
+    use crate::legacy_cbc::cbc_encrypt;
+    use euid_crypto::AesGcmKey;
+
+    const NOW: i64 = 1_700_000_000_000;
+
+    fn store() -> KeyStore {
+        let key = |id: i32, ks: i32| {
+            Key::new(
+                id,
+                ks,
+                0,
+                0,
+                4_000_000_000,
+                AesGcmKey::from_bytes([id as u8 * 3; 32]),
+            )
+        };
+        KeyStore::new(Vec::<Keyset>::new(), vec![key(11, -1), key(12, 50)]).unwrap()
+    }
+
+    fn uid33() -> RawUid {
+        let mut b = [0x42u8; 33];
+        b[0] = 0x14; // EUID phone
+        RawUid::from_slice(&b).unwrap()
+    }
+
+    fn fields(uid: &RawUid, version: TokenVersion) -> AdvertisingTokenFields<'_> {
+        AdvertisingTokenFields {
+            version,
+            scope: IdentityScope::Euid,
+            identity_type: IdentityType::Phone,
+            expires_ms: NOW + 1000,
+            created_ms: NOW - 5,
+            operator: OperatorIdentity::SERVICE,
+            site_id: 321,
+            publisher_id: 9,
+            client_key_id: 8,
+            privacy_bits: 3,
+            established_ms: NOW - 99,
+            refreshed_ms: NOW - 5,
+            raw_uid: uid,
+        }
+    }
+
+    fn mint(store: &KeyStore, f: &AdvertisingTokenFields<'_>) -> String {
+        let (m, s) = (store.key_by_id(11).unwrap(), store.key_by_id(12).unwrap());
+        mint_advertising_token(f, m, s, &[1; 12], &[2; 12]).unwrap()
+    }
+
+    #[test]
+    fn v3_is_standard_base64_and_v4_is_accepted_in_either_alphabet() {
+        let store = store();
+        let uid = uid33();
+        let v3 = mint(&store, &fields(&uid, TokenVersion::V3));
+        assert!(v3.starts_with("F3"), "{v3}");
+        let t = decode_advertising_token(&store, &v3, NOW).unwrap();
+        assert_eq!(t.version, TokenVersion::V3);
+        assert_eq!(
+            (t.site_id, t.privacy_bits, t.publisher_id, t.client_key_id),
+            (321, 3, 9, 8)
+        );
+
+        let v4 = mint(&store, &fields(&uid, TokenVersion::V4));
+        assert!(
+            v4.starts_with("F4") && v4.len() == 219 && !v4.contains('='),
+            "{v4}"
+        );
+        let bytes = URL_SAFE_NO_PAD.decode(&v4).unwrap();
+        let standard = STANDARD.encode(&bytes);
+        for text in [&v4, &standard] {
+            let t = decode_advertising_token(&store, text, NOW).unwrap();
+            assert_eq!(t.version, TokenVersion::V4);
+            assert_eq!(t.raw_uid, uid);
+            assert_eq!(t.identity_type, IdentityType::Phone);
+        }
+    }
+
+    #[test]
+    fn refusals() {
+        let store = store();
+        let uid = uid33();
+        let v4 = mint(&store, &fields(&uid, TokenVersion::V4));
+        assert_eq!(
+            decode_advertising_token(&store, &v4, NOW + 1001),
+            Err(TokenError::Expired {
+                expires_ms: NOW + 1000
+            })
+        );
+        assert!(decode_advertising_token(&store, &v4, NOW + 1000).is_ok());
+        let empty = KeyStore::new(vec![], vec![]).unwrap();
+        assert_eq!(
+            decode_advertising_token(&empty, &v4, NOW),
+            Err(TokenError::UnknownMasterKey(11))
+        );
+        let master_only = KeyStore::new(
+            vec![],
+            vec![Key::new(
+                11,
+                -1,
+                0,
+                0,
+                4_000_000_000,
+                AesGcmKey::from_bytes([33; 32]),
+            )],
+        )
+        .unwrap();
+        assert_eq!(
+            decode_advertising_token(&master_only, &v4, NOW),
+            Err(TokenError::UnknownSiteKey(12))
+        );
+        assert_eq!(
+            decode_advertising_token(&store, "E4A", NOW),
+            Err(TokenError::Malformed("too short"))
+        );
+        assert_eq!(
+            decode_advertising_token(&store, "!!!!AAAA", NOW),
+            Err(TokenError::NotBase64)
+        );
+        assert_eq!(
+            decode_advertising_token(&store, "AAAAAAAA", NOW),
+            Err(TokenError::VersionNotSupported)
+        );
+        assert_eq!(
+            decode_advertising_token(&store, &format!("{}!", &v4[..218]), NOW),
+            Err(TokenError::NotBase64)
+        );
+        let mut f = fields(&uid, TokenVersion::V2);
+        assert_eq!(
+            mint_advertising_token(
+                &f,
+                store.key_by_id(11).unwrap(),
+                store.key_by_id(12).unwrap(),
+                &[0; 12],
+                &[0; 12]
+            ),
+            Err(TokenError::CannotMint)
+        );
+        // A header that disagrees with the authenticated raw UID prefix.
+        f.version = TokenVersion::V4;
+        f.identity_type = IdentityType::Email;
+        let t = mint(&store, &f);
+        assert_eq!(
+            decode_advertising_token(&store, &t, NOW),
+            Err(TokenError::InvalidHeader)
+        );
+    }
+
+    /// Builds a legacy v2 token per `wire.md` §4.3 with AES-CBC.
+    fn v2_token(master: &Key, site: &Key, expires_ms: i64, id_text: &str) -> String {
+        let mut identity = Vec::new();
+        identity.extend_from_slice(&777i32.to_be_bytes());
+        identity.extend_from_slice(&(id_text.len() as i32).to_be_bytes());
+        identity.extend_from_slice(id_text.as_bytes());
+        identity.extend_from_slice(&1u32.to_be_bytes());
+        identity.extend_from_slice(&(NOW - 500).to_be_bytes());
+        let mut master_pt = Vec::new();
+        master_pt.extend_from_slice(&expires_ms.to_be_bytes());
+        master_pt.extend_from_slice(&site.id.to_be_bytes());
+        master_pt.extend_from_slice(&[5; 16]);
+        master_pt.extend(cbc_encrypt(
+            site.secret().expose_secret(),
+            &[5; 16],
+            &identity,
+        ));
+        let mut token = vec![2u8];
+        token.extend_from_slice(&master.id.to_be_bytes());
+        token.extend_from_slice(&[6; 16]);
+        token.extend(cbc_encrypt(
+            master.secret().expose_secret(),
+            &[6; 16],
+            &master_pt,
+        ));
+        STANDARD.encode(token)
+    }
+
+    #[test]
+    fn decodes_legacy_v2() {
+        let store = store();
+        let (m, s) = (store.key_by_id(11).unwrap(), store.key_by_id(12).unwrap());
+        let uid32 = STANDARD.encode([0x61u8; 32]);
+        let t = decode_advertising_token(&store, &v2_token(m, s, NOW + 10, &uid32), NOW).unwrap();
+        assert_eq!(t.version, TokenVersion::V2);
+        assert_eq!(
+            (t.site_id, t.privacy_bits, t.established_ms),
+            (777, 1, NOW - 500)
+        );
+        assert_eq!(
+            (t.master_key_id, t.site_key_id, t.expires_ms),
+            (11, 12, NOW + 10)
+        );
+        assert_eq!(t.raw_uid.to_base64(), uid32);
+        assert_eq!(
+            (t.scope, t.identity_type),
+            (IdentityScope::Uid2, IdentityType::Email)
+        );
+        assert_eq!(
+            (t.created_ms, t.refreshed_ms, t.operator),
+            (None, None, None)
+        );
+
+        let uid = uid33();
+        let t = decode_advertising_token(&store, &v2_token(m, s, NOW + 10, &uid.to_base64()), NOW)
+            .unwrap();
+        assert_eq!(
+            (t.scope, t.identity_type),
+            (IdentityScope::Euid, IdentityType::Phone)
+        );
+
+        assert_eq!(
+            decode_advertising_token(&store, &v2_token(m, s, NOW - 1, &uid32), NOW),
+            Err(TokenError::Expired {
+                expires_ms: NOW - 1
+            })
+        );
+        assert_eq!(
+            decode_advertising_token(&store, &v2_token(m, s, NOW + 10, "short"), NOW),
+            Err(TokenError::Malformed("raw UID"))
+        );
+        // Wrong key for the outer layer: padding check fails (or, rarely, the layout does).
+        let mut wrong = STANDARD.decode(v2_token(s, s, NOW + 10, &uid32)).unwrap();
+        wrong[1..5].copy_from_slice(&11i32.to_be_bytes());
+        let wrong = STANDARD.encode(wrong);
+        assert!(decode_advertising_token(&store, &wrong, NOW).is_err());
+        // Truncated to a non-block length.
+        let t = v2_token(m, s, NOW + 10, &uid32);
+        let mut bytes = STANDARD.decode(&t).unwrap();
+        bytes.truncate(bytes.len() - 3);
+        assert!(decode_advertising_token(&store, &STANDARD.encode(bytes), NOW).is_err());
+    }
+}

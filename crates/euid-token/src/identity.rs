@@ -189,3 +189,84 @@ pub fn bucket_index(first_level_hash: &[u8; 32], bucket_count: usize) -> usize {
         | usize::from(first_level_hash[2] & 0x0F);
     raw % bucket_count.max(1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::salts::SaltBucket;
+
+    fn sha256(data: &[u8]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ring::digest::digest(&SHA256, data).as_ref());
+        out
+    }
+
+    #[test]
+    fn derivation_follows_the_spec_text() {
+        let salts = SaltStore::new(
+            "first-level".into(),
+            (0..16)
+                .map(|i| SaltBucket::new(i, 0, format!("bucket-salt-{i}")))
+                .collect(),
+        )
+        .unwrap();
+        let ih = sha256(b"test.test@test.com");
+        let flh = first_level_hash(&ih, &salts);
+        let text = format!("{}first-level", STANDARD.encode(ih));
+        assert_eq!(flh, sha256(text.as_bytes()));
+
+        let bucket = bucket_index(&flh, 16);
+        let text = format!("{}bucket-salt-{bucket}", STANDARD.encode(flh));
+        let expected = sha256(text.as_bytes());
+
+        let v2 = raw_uid_v2(&flh, &salts);
+        assert_eq!(v2.as_bytes(), expected);
+        for (scope, ty, prefix, first_char) in [
+            (IdentityScope::Euid, IdentityType::Email, 0x10, 'E'),
+            (IdentityScope::Euid, IdentityType::Phone, 0x14, 'F'),
+            (IdentityScope::Uid2, IdentityType::Email, 0x00, 'A'),
+            (IdentityScope::Uid2, IdentityType::Phone, 0x04, 'B'),
+        ] {
+            let v3 = raw_uid(&flh, scope, ty, &salts);
+            assert_eq!(v3.as_bytes()[0], prefix);
+            assert_eq!(&v3.as_bytes()[1..], expected);
+            assert!(v3.to_base64().starts_with(first_char));
+            assert_eq!(v3.scope_and_type(), Some((scope, ty)));
+            assert_eq!(RawUid::from_base64(&v3.to_base64()), Some(v3));
+        }
+        assert_eq!(v2.scope_and_type(), None);
+    }
+
+    #[test]
+    fn odd_length_identity_hashes_are_accepted() {
+        // A 44-character email_hash without '=' decodes to 33 bytes and is still hashed.
+        let salts = SaltStore::new("s".into(), vec![SaltBucket::new(1, 0, "b")]).unwrap();
+        let ih = [7u8; 33];
+        let text = format!("{}s", STANDARD.encode(ih));
+        assert_eq!(first_level_hash(&ih, &salts), sha256(text.as_bytes()));
+        let long = [9u8; 100];
+        let text = format!("{}s", STANDARD.encode(long));
+        assert_eq!(first_level_hash(&long, &salts), sha256(text.as_bytes()));
+    }
+
+    #[test]
+    fn raw_uid_parsing_and_prefixes() {
+        assert!(RawUid::from_slice(&[0; 31]).is_none());
+        assert!(RawUid::from_slice(&[0; 34]).is_none());
+        assert!(RawUid::from_base64("not base64").is_none());
+        assert_eq!(
+            split_prefix(0x13),
+            Some((IdentityScope::Euid, IdentityType::Email))
+        );
+        assert_eq!(
+            split_prefix(0x17),
+            Some((IdentityScope::Euid, IdentityType::Phone))
+        );
+        assert_eq!(split_prefix(0x0B), None, "type 2 is unknown");
+        assert_eq!(split_prefix(0x33), None, "bit 5 set");
+        assert_eq!(token_prefix(IdentityScope::Euid, IdentityType::Email), 0x13);
+        assert_eq!(token_prefix(IdentityScope::Uid2, IdentityType::Phone), 0x07);
+        assert_eq!(IdentityScope::Euid.as_str(), "EUID");
+        assert_eq!(IdentityScope::from_wire_value(2), None);
+    }
+}

@@ -211,6 +211,7 @@ pub struct KeyStore {
     keysets: Vec<Keyset>,
     keys: Vec<Key>,
     key_index: HashMap<i32, usize>,
+    keyset_index: HashMap<i32, usize>,
     // keyset id → indexes into `keys`, sorted by `activates` then id.
     by_keyset: HashMap<i32, Vec<usize>>,
     // site id → index into `keysets` of its enabled default keyset.
@@ -249,6 +250,7 @@ impl KeyStore {
             keysets,
             keys,
             key_index,
+            keyset_index: seen,
             by_keyset,
             site_default,
         })
@@ -344,7 +346,9 @@ impl KeyStore {
 
     /// The keyset with this id.
     pub fn keyset(&self, keyset_id: i32) -> Option<&Keyset> {
-        self.keysets.iter().find(|k| k.keyset_id == keyset_id)
+        self.keyset_index
+            .get(&keyset_id)
+            .and_then(|&i| self.keysets.get(i))
     }
 
     /// A site's enabled default keyset.
@@ -393,5 +397,241 @@ impl std::fmt::Debug for KeyStore {
             .field("keysets", &self.keysets.len())
             .field("keys", &self.keys.len())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: i32, keyset_id: i32, activates: i64, expires: i64) -> Key {
+        Key::new(
+            id,
+            keyset_id,
+            activates,
+            activates,
+            expires,
+            AesGcmKey::from_bytes([id as u8; 32]),
+        )
+    }
+
+    fn keyset(keyset_id: i32, site_id: i32, enabled: bool, default: bool) -> Keyset {
+        Keyset {
+            keyset_id,
+            site_id,
+            name: String::new(),
+            allowed_sites: None,
+            created: 0,
+            enabled,
+            default,
+        }
+    }
+
+    #[test]
+    fn active_key_is_latest_activated_and_steps_back_past_expired() {
+        let store = KeyStore::new(
+            vec![],
+            vec![
+                key(1, 5, 100, 1000),
+                key(2, 5, 200, 250),
+                key(3, 5, 300, 1000),
+                key(4, 6, 100, 1000),
+            ],
+        )
+        .unwrap();
+        let id = |now_s: i64| store.active_key(5, now_s * 1000).map(|k| k.id);
+        assert_eq!(id(99), None);
+        assert_eq!(id(100), Some(1));
+        assert_eq!(id(200), Some(2));
+        // Key 2 expired at 250 (expires <= now): step back to key 1.
+        assert_eq!(id(250), Some(1));
+        assert_eq!(id(300), Some(3));
+        assert_eq!(id(999), Some(3));
+        assert_eq!(id(1000), None);
+        // Millisecond precision at the boundaries.
+        assert_eq!(store.active_key(5, 299_999).map(|k| k.id), Some(1));
+        assert_eq!(store.active_key(7, 500_000).map(|k| k.id), None);
+        // Rotated-out keys are still found by id.
+        assert_eq!(store.key_by_id(2).map(|k| k.keyset_id), Some(5));
+        assert!(store.key_by_id(9).is_none());
+        assert!(store.key_by_id(2).unwrap().is_active_at(200));
+        assert!(!store.key_by_id(2).unwrap().is_active_at(250));
+    }
+
+    #[test]
+    fn site_key_falls_back_to_site_2() {
+        let store = KeyStore::new(
+            vec![
+                keyset(2, 2, true, true),
+                keyset(10, 100, true, true),
+                keyset(11, 101, true, true),
+                keyset(12, 102, false, true),
+            ],
+            vec![
+                key(1, 2, 0, 1000),
+                key(2, 10, 0, 1000),
+                key(3, 11, 500, 1000),
+                key(4, 12, 0, 1000),
+            ],
+        )
+        .unwrap();
+        let site_key = |site: i32, now_s: i64| store.site_key(site, now_s * 1000).map(|k| k.id);
+        assert_eq!(site_key(100, 10), Some(2));
+        assert_eq!(
+            site_key(101, 10),
+            Some(1),
+            "site 101's key is not active yet"
+        );
+        assert_eq!(site_key(101, 600), Some(3));
+        assert_eq!(
+            site_key(102, 10),
+            Some(1),
+            "disabled keyset is not the site's"
+        );
+        assert_eq!(site_key(999, 10), Some(1));
+        assert_eq!(site_key(100, 1000), None);
+        assert_eq!(
+            store.default_keyset_of_site(100).map(|k| k.keyset_id),
+            Some(10)
+        );
+        assert!(store.default_keyset_of_site(102).is_none());
+    }
+
+    #[test]
+    fn rejects_inconsistent_snapshots() {
+        assert_eq!(
+            KeyStore::new(vec![], vec![key(1, 5, 0, 10), key(1, 6, 0, 10)]).unwrap_err(),
+            KeyStoreError::DuplicateKeyId(1)
+        );
+        assert_eq!(
+            KeyStore::new(
+                vec![keyset(3, 3, true, true), keyset(3, 4, true, false)],
+                vec![]
+            )
+            .unwrap_err(),
+            KeyStoreError::DuplicateKeysetId(3)
+        );
+        assert_eq!(
+            KeyStore::new(
+                vec![keyset(3, 9, true, true), keyset(4, 9, true, true)],
+                vec![]
+            )
+            .unwrap_err(),
+            KeyStoreError::DuplicateDefaultKeyset(9)
+        );
+        assert_eq!(
+            KeyStore::new(vec![], vec![key(1, 5, 10, 5)]).unwrap_err(),
+            KeyStoreError::BadKeyTimes(1)
+        );
+    }
+
+    const KEYSETS: &str = r#"[
+      {"keyset_id": -1, "site_id": -1, "name": "Master keyset", "allowed_sites": [999, 123],
+       "created": 1617149276, "enabled": true, "default": true},
+      {"keyset_id": -2, "site_id": -2, "name": "Refresh keyset", "allowed_sites": null,
+       "created": 1617149276, "enabled": true, "default": true},
+      {"keyset_id": 2, "site_id": 2, "name": "Fallback Publisher keyset", "allowed_sites": [],
+       "created": 1617149276, "enabled": true, "default": true}
+    ]"#;
+    const KEYS: &str = r#"[
+      {"id": 1, "keyset_id": -1, "secret": "vPdQIoN1nTwXIQoH4/GcHOAct7ymyrGUKXNQhgmq+E8=",
+       "created": 1622691044, "activates": 1687635529, "expires": 4088629662},
+      {"id": 2, "keyset_id": -2, "secret": "c2yMYeezHfDvZ6haknCFaj0t+eAEJp/C/uh+fUAm1fo=",
+       "created": 1633990810, "activates": 1687635529, "expires": 4088629662},
+      {"id": 3, "keyset_id": 2, "secret": "RgyxkP4yP1gYhCINq7O9PxM6jX+etPqSQluZxjB1aG8=",
+       "created": 1633991166, "activates": 1687635529, "expires": 4088629662}
+    ]"#;
+
+    #[test]
+    fn reads_and_writes_the_operator_json_files() {
+        let store = KeyStore::from_json(KEYSETS.as_bytes(), KEYS.as_bytes()).unwrap();
+        assert_eq!(store.keysets().count(), 3);
+        assert_eq!(store.keys().count(), 3);
+        let master = store.keyset(MASTER_KEYSET_ID).unwrap();
+        assert_eq!(master.allowed_sites, Some(vec![999, 123]));
+        assert_eq!(store.keyset(REFRESH_KEYSET_ID).unwrap().allowed_sites, None);
+        assert_eq!(store.keyset(2).unwrap().allowed_sites, Some(vec![]));
+        let k = store.key_by_id(2).unwrap();
+        assert_eq!(
+            (k.keyset_id, k.created, k.activates, k.expires),
+            (-2, 1633990810, 1687635529, 4088629662)
+        );
+        assert_eq!(
+            k.secret().expose_secret_base64(),
+            "c2yMYeezHfDvZ6haknCFaj0t+eAEJp/C/uh+fUAm1fo="
+        );
+        assert_eq!(
+            store.active_key(-2, 1_700_000_000_000).map(|k| k.id),
+            Some(2)
+        );
+
+        let again = KeyStore::from_json(
+            store.keysets_json().as_bytes(),
+            store.keyset_keys_json().as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            again.keysets().collect::<Vec<_>>(),
+            store.keysets().collect::<Vec<_>>()
+        );
+        for (a, b) in again.keys().zip(store.keys()) {
+            assert_eq!(
+                (
+                    a.id,
+                    a.keyset_id,
+                    a.created,
+                    a.activates,
+                    a.expires,
+                    a.secret().expose_secret()
+                ),
+                (
+                    b.id,
+                    b.keyset_id,
+                    b.created,
+                    b.activates,
+                    b.expires,
+                    b.secret().expose_secret()
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn json_errors_do_not_echo_secrets() {
+        let bad = KEYS.replace("\"id\": 3", "\"id\": \"x\"");
+        let err = KeyStore::from_json(KEYSETS.as_bytes(), bad.as_bytes()).unwrap_err();
+        assert!(matches!(
+            err,
+            KeyStoreError::Json {
+                file: "keyset_keys.json",
+                ..
+            }
+        ));
+        let short = KEYS.replace("RgyxkP4yP1gYhCINq7O9PxM6jX+etPqSQluZxjB1aG8=", "c2VjcmV0");
+        let err = KeyStore::from_json(KEYSETS.as_bytes(), short.as_bytes()).unwrap_err();
+        assert_eq!(err, KeyStoreError::BadSecret(3));
+        assert!(!err.to_string().contains("c2VjcmV0"));
+        let no_field = KEYS.replace("\"keyset_id\": 2,", "");
+        assert!(KeyStore::from_json(KEYSETS.as_bytes(), no_field.as_bytes()).is_err());
+        assert!(KeyStore::from_json(b"{}", KEYS.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn debug_and_sdk_json() {
+        let store = KeyStore::from_json(KEYSETS.as_bytes(), KEYS.as_bytes()).unwrap();
+        let k = store.key_by_id(1).unwrap();
+        let dbg = format!("{k:?} {store:?}");
+        assert!(dbg.contains("<redacted>"));
+        assert!(!dbg.contains("vPdQIoN1"));
+        let j = k.to_sdk_json(None);
+        assert_eq!(
+            j,
+            serde_json::json!({"id": 1, "created": 1622691044, "activates": 1687635529,
+                "expires": 4088629662i64, "secret": "vPdQIoN1nTwXIQoH4/GcHOAct7ymyrGUKXNQhgmq+E8="})
+        );
+        assert_eq!(
+            k.to_sdk_json(Some(MASTER_KEYSET_ID_FOR_SDKS))["keyset_id"],
+            9_999_999
+        );
     }
 }

@@ -463,3 +463,169 @@ impl std::fmt::Debug for SaltStore {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const META: &str = r#"{
+      "version": 1, "generated": 1670883129,
+      "first_level": "fOGY/aRE44peL23i+cE9MkJrzmEeNZZziNZBfq7qqk8=",
+      "id_prefix": "b", "id_secret": "HF6Qz42HBbVHINxhh191dB09BCuTWyBkNtrNicO4ZCw=",
+      "salts": [{"effective": 1670796729291, "expires": 1766125493000,
+                 "location": "salts/salts.txt.1670796729291", "size": 3}]
+    }"#;
+    const CSV: &str = "1000000,1614556800000,vgv1BwiNRCW7F3VcNXHlZh+7oHJ4G4gCshbGcVOLnss=\n\
+        1000001,1643235130717,vgv1BwiNRCW7F3VcNXHlZh+7oHJ4G4gCshbGcVOLnsP=,1700000000000,oldsalt=\n\
+        1000002,1643235130718,third=,,,,k1,ks1,,,\n";
+
+    #[test]
+    fn reads_operator_salt_files() {
+        let s = SaltStore::from_files(META.as_bytes(), CSV.as_bytes()).unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(
+            s.first_level_salt(),
+            "fOGY/aRE44peL23i+cE9MkJrzmEeNZZziNZBfq7qqk8="
+        );
+        let b = s.bucket(1).unwrap();
+        assert_eq!(b.id(), 1_000_001);
+        assert_eq!(b.last_updated(), 1_643_235_130_717);
+        assert_eq!(
+            b.current_salt(),
+            "vgv1BwiNRCW7F3VcNXHlZh+7oHJ4G4gCshbGcVOLnsP="
+        );
+        assert_eq!(b.refresh_from(), Some(1_700_000_000_000));
+        assert_eq!(b.previous_salt(), Some("oldsalt="));
+        let c = s.bucket(2).unwrap();
+        assert_eq!(
+            (c.current_salt(), c.refresh_from(), c.previous_salt()),
+            ("third=", None, None)
+        );
+        assert!(s.bucket(3).is_none());
+        // Hashids of the numeric id with the metadata's secret, after its prefix.
+        assert_eq!(s.bucket(0).unwrap().bucket_id(), "bKaoveQoPR");
+        assert_eq!(b.bucket_id(), "b1aZVGl7aB");
+    }
+
+    #[test]
+    fn written_files_read_back_identically() {
+        let s = SaltStore::from_files(META.as_bytes(), CSV.as_bytes()).unwrap();
+        let loc = SaltFileLocation {
+            generated_s: 1,
+            effective_ms: 2,
+            expires_ms: 3,
+            location: "salts/x".into(),
+        };
+        let again =
+            SaltStore::from_files(s.metadata_json(&loc).as_bytes(), s.salts_csv().as_bytes())
+                .unwrap();
+        assert_eq!(again.first_level_salt(), s.first_level_salt());
+        assert_eq!(again.len(), s.len());
+        for (a, b) in again.buckets().zip(s.buckets()) {
+            assert_eq!(
+                (
+                    a.id(),
+                    a.last_updated(),
+                    a.current_salt(),
+                    a.refresh_from(),
+                    a.previous_salt(),
+                    a.bucket_id()
+                ),
+                (
+                    b.id(),
+                    b.last_updated(),
+                    b.current_salt(),
+                    b.refresh_from(),
+                    b.previous_salt(),
+                    b.bucket_id()
+                )
+            );
+        }
+        let meta: serde_json::Value = serde_json::from_str(&s.metadata_json(&loc)).unwrap();
+        assert_eq!(meta["salts"][0]["location"], "salts/x");
+        assert_eq!(meta["salts"][0]["size"], 3);
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        assert_eq!(
+            SaltStore::new(String::new(), vec![SaltBucket::new(1, 1, "a")]).unwrap_err(),
+            SaltError::EmptyFirstLevelSalt
+        );
+        assert_eq!(
+            SaltStore::new("x".into(), vec![]).unwrap_err(),
+            SaltError::NoBuckets
+        );
+        assert_eq!(
+            SaltStore::new("x".into(), vec![SaltBucket::new(7, 1, "")]).unwrap_err(),
+            SaltError::MissingCurrentSalt { id: 7 }
+        );
+        let err = SaltStore::from_files(META.as_bytes(), b"1,2,a\nx,2,b\n").unwrap_err();
+        assert_eq!(
+            err,
+            SaltError::Line {
+                line: 2,
+                reason: "bad bucket id"
+            }
+        );
+        let err = SaltStore::from_files(META.as_bytes(), b"1,2,a,notanumber\n").unwrap_err();
+        assert_eq!(
+            err,
+            SaltError::Line {
+                line: 1,
+                reason: "bad refreshFrom"
+            }
+        );
+        assert!(matches!(
+            SaltStore::from_files(b"{\"version\":1}", b"1,2,a\n"),
+            Err(SaltError::Metadata(_))
+        ));
+        assert_eq!(
+            SaltStore::from_files(META.as_bytes(), b"1,2\n").unwrap_err(),
+            SaltError::MissingCurrentSalt { id: 1 }
+        );
+    }
+
+    #[test]
+    fn debug_is_redacted_and_ids_fall_back_to_decimal() {
+        let s = SaltStore::new(
+            "topsecret".into(),
+            vec![SaltBucket::new(42, 1, "saltysalt")],
+        )
+        .unwrap();
+        let b = SaltBucket::new(1, 2, "saltysalt");
+        let dbg = format!("{s:?} {b:?} {:?}", s.bucket(0).unwrap());
+        assert!(
+            !dbg.contains("topsecret") && !dbg.contains("saltysalt"),
+            "{dbg}"
+        );
+        assert_eq!(s.bucket(0).unwrap().bucket_id(), "42");
+    }
+
+    #[test]
+    fn bucket_for_uses_twenty_bits_modulo_the_table() {
+        let s = SaltStore::new(
+            "x".into(),
+            (0..5)
+                .map(|i| SaltBucket::new(i, 0, format!("s{i}")))
+                .collect(),
+        )
+        .unwrap();
+        let mut flh = [0u8; 32];
+        flh[0] = 0x00;
+        flh[1] = 0x00;
+        flh[2] = 0xF3; // the high nibble of byte 2 is not used
+        assert_eq!(s.bucket_for(&flh).index(), 3);
+        flh[1] = 0x01; // 16 + 3 = 19 → 19 % 5
+        assert_eq!(s.bucket_for(&flh).index(), 4);
+        assert_eq!(
+            bucket_index(&[0xFF; 32], PRODUCTION_BUCKET_COUNT),
+            PRODUCTION_BUCKET_COUNT - 1
+        );
+        let mut flh = [0u8; 32];
+        flh[0] = 0x12;
+        flh[1] = 0x34;
+        flh[2] = 0x56;
+        assert_eq!(bucket_index(&flh, PRODUCTION_BUCKET_COUNT), 0x12346);
+    }
+}
