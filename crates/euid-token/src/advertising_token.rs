@@ -177,6 +177,31 @@ pub fn mint_advertising_token_bytes(
     master_iv: &[u8; GCM_IV_LEN],
     site_iv: &[u8; GCM_IV_LEN],
 ) -> Result<Vec<u8>, TokenError> {
+    let mut scratch = Vec::new();
+    let mut token = Vec::new();
+    mint_advertising_token_into(
+        fields,
+        master_key,
+        site_key,
+        master_iv,
+        site_iv,
+        &mut scratch,
+        &mut token,
+    )?;
+    Ok(token)
+}
+
+/// Writes the token bytes to `token` (cleared first), using `scratch` for the master payload,
+/// so the generator can reuse both buffers.
+pub(crate) fn mint_advertising_token_into(
+    fields: &AdvertisingTokenFields<'_>,
+    master_key: &Key,
+    site_key: &Key,
+    master_iv: &[u8; GCM_IV_LEN],
+    site_iv: &[u8; GCM_IV_LEN],
+    scratch: &mut Vec<u8>,
+    token: &mut Vec<u8>,
+) -> Result<(), TokenError> {
     if fields.version == TokenVersion::V2 {
         return Err(TokenError::CannotMint);
     }
@@ -200,24 +225,24 @@ pub fn mint_advertising_token_bytes(
     }
     let site_len = SITE_FIXED_LEN + uid.len();
 
-    let master_len = MASTER_FIXED_LEN + GCM_IV_LEN + site_len + GCM_TAG_LEN;
-    let mut master = Vec::with_capacity(master_len);
+    let master = scratch;
+    master.clear();
+    master.reserve(MASTER_FIXED_LEN + GCM_IV_LEN + site_len + GCM_TAG_LEN);
     master.extend_from_slice(&fields.expires_ms.to_be_bytes());
     master.extend_from_slice(&fields.created_ms.to_be_bytes());
-    fields.operator.write(&mut master);
+    fields.operator.write(master);
     master.extend_from_slice(&site_key.id.to_be_bytes());
     site_key
         .secret()
-        .seal_into(site_iv, &[], &site[..site_len], &mut master);
+        .seal_into(site_iv, &[], &site[..site_len], master);
 
-    let mut token = Vec::with_capacity(HEADER_LEN + GCM_IV_LEN + master_len + GCM_TAG_LEN);
+    token.clear();
+    token.reserve(HEADER_LEN + GCM_IV_LEN + master.len() + GCM_TAG_LEN);
     token.push(token_prefix(fields.scope, fields.identity_type));
     token.push(fields.version.wire_value());
     token.extend_from_slice(&master_key.id.to_be_bytes());
-    master_key
-        .secret()
-        .seal_into(master_iv, &[], &master, &mut token);
-    Ok(token)
+    master_key.secret().seal_into(master_iv, &[], master, token);
+    Ok(())
 }
 
 /// Decodes a v2, v3 or v4 advertising token, checking authenticity and that it has not

@@ -1,19 +1,19 @@
 //! `TokenGenerator`: identity → advertising token + refresh envelope, and refresh.
 
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use euid_crypto::{AesGcmKey, RandomSource, GCM_IV_LEN};
 use zeroize::Zeroizing;
 
 use crate::advertising_token::{
-    mint_advertising_token, AdvertisingTokenFields, OperatorIdentity, TokenVersion,
+    mint_advertising_token_into, AdvertisingTokenFields, OperatorIdentity, TokenVersion,
 };
 use crate::error::TokenError;
 use crate::identity::{first_level_hash, raw_uid, raw_uid_v2};
 use crate::keys::{KeyStore, FALLBACK_PUBLISHER_KEYSET_ID, MASTER_KEYSET_ID, REFRESH_KEYSET_ID};
 use crate::refresh_token::{
-    mint_refresh_token, open_refresh_envelope, seal_refresh_envelope, OpenedRefresh, RefreshError,
-    RefreshToken,
+    envelope_json_into, mint_refresh_token_into, open_refresh_envelope, seal_envelope_json,
+    OpenedRefresh, RefreshError, RefreshToken, RESPONSE_KEY_IN_JSON,
 };
 use crate::salts::SaltStore;
 use crate::{IdentityScope, IdentityType, RawUid};
@@ -147,6 +147,8 @@ pub struct TokenGenerator {
 
 // IVs for the master, site, inner refresh and envelope layers, then the response key.
 const RANDOM_LEN: usize = 4 * GCM_IV_LEN + 32;
+// Large enough for the biggest layer (the 291-byte envelope) without regrowing.
+const SCRATCH_CAPACITY: usize = 320;
 
 fn iv_at(random: &[u8; RANDOM_LEN], n: usize) -> [u8; GCM_IV_LEN] {
     let mut iv = [0u8; GCM_IV_LEN];
@@ -301,7 +303,11 @@ impl TokenGenerator {
         let refresh_from = now_ms.saturating_add(c.refresh_identity_after_ms);
         let refresh_expires = now_ms.saturating_add(c.refresh_expires_after_ms);
 
-        let advertising_token = mint_advertising_token(
+        // Two scratch buffers serve all four layers; the first ends up holding the envelope
+        // JSON with the response key, so it is wiped.
+        let mut scratch = Zeroizing::new(Vec::with_capacity(SCRATCH_CAPACITY));
+        let mut bytes = Vec::with_capacity(SCRATCH_CAPACITY);
+        mint_advertising_token_into(
             &AdvertisingTokenFields {
                 version: TokenVersion::V4,
                 scope: c.scope,
@@ -321,9 +327,12 @@ impl TokenGenerator {
             site,
             &iv_at(&random, 0),
             &iv_at(&random, 1),
+            &mut scratch,
+            &mut bytes,
         )?;
+        let advertising_token = URL_SAFE_NO_PAD.encode(&bytes);
 
-        let inner = mint_refresh_token(
+        mint_refresh_token_into(
             &RefreshToken {
                 scope: c.scope,
                 identity_type: id.identity_type,
@@ -340,15 +349,18 @@ impl TokenGenerator {
             },
             refresh,
             &iv_at(&random, 2),
+            &mut scratch,
+            &mut bytes,
         );
-        let refresh_response_key = STANDARD.encode(&random[4 * GCM_IV_LEN..]);
-        let refresh_token = seal_refresh_envelope(
-            c.scope,
-            refresh,
-            &inner,
-            &refresh_response_key,
-            &iv_at(&random, 3),
-        );
+        let response_key = &random[4 * GCM_IV_LEN..];
+        envelope_json_into(response_key, &bytes, &mut scratch);
+        seal_envelope_json(c.scope, refresh, &scratch, &iv_at(&random, 3), &mut bytes);
+        let refresh_token = STANDARD.encode(&bytes);
+        // The JSON already holds the key's base64; copy it rather than encode it again.
+        let refresh_response_key = scratch
+            .get(RESPONSE_KEY_IN_JSON)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .map_or_else(|| STANDARD.encode(response_key), str::to_owned);
         Ok(IdentityTokens {
             advertising_token,
             refresh_token,

@@ -1,6 +1,7 @@
 //! Keys, keysets and immutable key-store snapshots (`wire.md` §5).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use aes::cipher::KeyInit as _;
@@ -205,25 +206,49 @@ struct KeyRecordOut<'a> {
     secret: &'a str,
 }
 
+/// A cheap hasher for the i32 ids the snapshot is indexed by. The tables are built from the
+/// trusted key files only, so lookups of hostile ids cannot make them degrade.
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_i32(&mut self, n: i32) {
+        let x = u64::from(n as u32).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = x ^ (x >> 29);
+    }
+}
+
+type IdMap<V> = HashMap<i32, V, BuildHasherDefault<IdHasher>>;
+
 /// An immutable snapshot of keysets and keys. Callers hold it in an `Arc` and swap it
 /// atomically on rotation, so readers never wait.
 pub struct KeyStore {
     keysets: Vec<Keyset>,
     keys: Vec<Key>,
-    key_index: HashMap<i32, usize>,
-    keyset_index: HashMap<i32, usize>,
+    key_index: IdMap<usize>,
+    keyset_index: IdMap<usize>,
     // keyset id → indexes into `keys`, sorted by `activates` then id.
-    by_keyset: HashMap<i32, Vec<usize>>,
+    by_keyset: IdMap<Vec<usize>>,
     // site id → index into `keysets` of its enabled default keyset.
-    site_default: HashMap<i32, usize>,
+    site_default: IdMap<usize>,
 }
 
 impl KeyStore {
     /// Builds a snapshot. Keys may belong to keysets that are not listed (they are found by
     /// id and by keyset id all the same).
     pub fn new(keysets: Vec<Keyset>, keys: Vec<Key>) -> Result<KeyStore, KeyStoreError> {
-        let mut seen = HashMap::new();
-        let mut site_default = HashMap::new();
+        let mut seen = IdMap::default();
+        let mut site_default = IdMap::default();
         for (i, ks) in keysets.iter().enumerate() {
             if seen.insert(ks.keyset_id, i).is_some() {
                 return Err(KeyStoreError::DuplicateKeysetId(ks.keyset_id));
@@ -232,8 +257,9 @@ impl KeyStore {
                 return Err(KeyStoreError::DuplicateDefaultKeyset(ks.site_id));
             }
         }
-        let mut key_index = HashMap::with_capacity(keys.len());
-        let mut by_keyset: HashMap<i32, Vec<usize>> = HashMap::new();
+        let mut key_index = IdMap::default();
+        key_index.reserve(keys.len());
+        let mut by_keyset: IdMap<Vec<usize>> = IdMap::default();
         for (i, k) in keys.iter().enumerate() {
             if k.expires < k.activates {
                 return Err(KeyStoreError::BadKeyTimes(k.id));

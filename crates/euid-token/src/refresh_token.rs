@@ -136,11 +136,27 @@ pub struct OpenedRefresh {
 /// Mints the inner v3 refresh token (168 characters of standard base64) under `key` with the
 /// given IV. `token.key_id` is ignored: the key's id is written.
 pub fn mint_refresh_token(token: &RefreshToken, key: &Key, iv: &[u8; GCM_IV_LEN]) -> String {
+    let mut scratch = Zeroizing::new(Vec::new());
+    let mut out = Vec::new();
+    mint_refresh_token_into(token, key, iv, &mut scratch, &mut out);
+    STANDARD.encode(&out)
+}
+
+/// Writes the inner token's bytes to `out` (cleared first), using `scratch` for the payload.
+pub(crate) fn mint_refresh_token_into(
+    token: &RefreshToken,
+    key: &Key,
+    iv: &[u8; GCM_IV_LEN],
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) {
     let prefix = token_prefix(token.scope, token.identity_type);
-    let mut w = Vec::with_capacity(INNER_PAYLOAD_LEN);
+    let w = scratch;
+    w.clear();
+    w.reserve(INNER_PAYLOAD_LEN);
     w.extend_from_slice(&token.expires_ms.to_be_bytes());
     w.extend_from_slice(&token.created_ms.to_be_bytes());
-    token.operator.write(&mut w);
+    token.operator.write(w);
     w.extend_from_slice(&token.site_id.to_be_bytes());
     w.extend_from_slice(&token.publisher_id.to_be_bytes());
     w.extend_from_slice(&token.client_key_id.to_be_bytes());
@@ -149,13 +165,21 @@ pub fn mint_refresh_token(token: &RefreshToken, key: &Key, iv: &[u8; GCM_IV_LEN]
     w.push(prefix);
     w.extend_from_slice(&token.first_level_hash);
 
-    let mut out = Vec::with_capacity(INNER_BYTES);
+    out.clear();
+    out.reserve(INNER_BYTES);
     out.push(prefix);
     out.push(REFRESH_TOKEN_V3);
     out.extend_from_slice(&key.id.to_be_bytes());
-    key.secret().seal_into(iv, &[], &w, &mut out);
-    w.zeroize();
-    STANDARD.encode(&out)
+    key.secret().seal_into(iv, &[], w, out);
+}
+
+/// Appends the standard base64 of `input` to `out`.
+fn push_base64(out: &mut Vec<u8>, input: &[u8]) {
+    let start = out.len();
+    out.resize(start + input.len().div_ceil(3) * 4, 0);
+    // The buffer was sized for the padded encoding, so this cannot fail.
+    let n = STANDARD.encode_slice(input, &mut out[start..]).unwrap_or(0);
+    out.truncate(start + n);
 }
 
 /// Decodes an inner v3 refresh token (no expiry check).
@@ -224,19 +248,75 @@ pub fn seal_refresh_envelope(
     refresh_response_key_b64: &str,
     iv: &[u8; GCM_IV_LEN],
 ) -> String {
-    let mut json = Zeroizing::new(String::with_capacity(260));
-    json.push_str("{\"refresh_response_key\":\"");
-    json.push_str(refresh_response_key_b64);
-    json.push_str("\",\"refresh_token\":\"");
-    json.push_str(inner_token);
-    json.push_str("\"}");
-    let mut out = Vec::with_capacity(ENVELOPE_BYTES);
+    let mut json = Zeroizing::new(Vec::with_capacity(ENVELOPE_JSON_CAPACITY));
+    json.extend_from_slice(JSON_HEAD);
+    json.extend_from_slice(refresh_response_key_b64.as_bytes());
+    json.extend_from_slice(JSON_MIDDLE);
+    json.extend_from_slice(inner_token.as_bytes());
+    json.extend_from_slice(JSON_TAIL);
+    let mut out = Vec::new();
+    seal_envelope_json(scope, refresh_key, &json, iv, &mut out);
+    STANDARD.encode(&out)
+}
+
+const JSON_HEAD: &[u8] = b"{\"refresh_response_key\":\"";
+const JSON_MIDDLE: &[u8] = b"\",\"refresh_token\":\"";
+const JSON_TAIL: &[u8] = b"\"}";
+const ENVELOPE_JSON_CAPACITY: usize = 264;
+/// Where the base64 `refresh_response_key` sits in the envelope JSON.
+pub(crate) const RESPONSE_KEY_IN_JSON: std::ops::Range<usize> =
+    JSON_HEAD.len()..JSON_HEAD.len() + 44;
+
+/// Writes the envelope JSON for raw `refresh_response_key` and inner-token bytes to `json`
+/// (cleared first), base64-encoding both in place.
+pub(crate) fn envelope_json_into(
+    refresh_response_key: &[u8],
+    inner_token: &[u8],
+    json: &mut Vec<u8>,
+) {
+    json.clear();
+    json.reserve(ENVELOPE_JSON_CAPACITY);
+    json.extend_from_slice(JSON_HEAD);
+    push_base64(json, refresh_response_key);
+    json.extend_from_slice(JSON_MIDDLE);
+    push_base64(json, inner_token);
+    json.extend_from_slice(JSON_TAIL);
+}
+
+/// Writes the envelope bytes (scope byte, key id, sealed JSON) to `out` (cleared first).
+pub(crate) fn seal_envelope_json(
+    scope: IdentityScope,
+    refresh_key: &Key,
+    json: &[u8],
+    iv: &[u8; GCM_IV_LEN],
+    out: &mut Vec<u8>,
+) {
+    out.clear();
+    out.reserve(ENVELOPE_BYTES);
     out.push(scope.wire_value() << 4);
     out.extend_from_slice(&refresh_key.id.to_be_bytes());
-    refresh_key
-        .secret()
-        .seal_into(iv, &[], json.as_bytes(), &mut out);
-    STANDARD.encode(&out)
+    refresh_key.secret().seal_into(iv, &[], json, out);
+}
+
+/// The two fields of the envelope JSON, read without allocating when the JSON has exactly the
+/// shape this operator and the live one write; other JSON goes through serde.
+fn parse_envelope_json(json: &[u8]) -> Result<(AesGcmKey, &str), ()> {
+    let fast = json
+        .strip_prefix(JSON_HEAD)
+        .and_then(|rest| rest.strip_suffix(JSON_TAIL))
+        .and_then(|rest| {
+            let key = rest.get(..44)?;
+            let token = rest.get(44..)?.strip_prefix(JSON_MIDDLE)?;
+            Some((key, token))
+        });
+    if let Some((key, token)) = fast {
+        let key = std::str::from_utf8(key).map_err(|_| ())?;
+        let token = std::str::from_utf8(token).map_err(|_| ())?;
+        if !token.contains(['"', '\\']) {
+            return Ok((AesGcmKey::from_base64(key).map_err(|_| ())?, token));
+        }
+    }
+    Err(())
 }
 
 #[derive(Deserialize)]
@@ -278,11 +358,18 @@ pub fn open_refresh_envelope(
         .secret()
         .open_in_place(iv, &[], ct)
         .map_err(|_| RefreshError::Decryption)?;
-    let payload: EnvelopePayload =
-        serde_json::from_slice(json).map_err(|_| RefreshError::Format)?;
-    let refresh_response_key =
-        AesGcmKey::from_base64(&payload.refresh_response_key).map_err(|_| RefreshError::Format)?;
-    let token = decode_refresh_token(keys, &payload.refresh_token)?;
+    let payload;
+    let (refresh_response_key, inner) = match parse_envelope_json(json) {
+        Ok(fields) => fields,
+        Err(()) => {
+            payload = serde_json::from_slice::<EnvelopePayload>(json)
+                .map_err(|_| RefreshError::Format)?;
+            let key = AesGcmKey::from_base64(&payload.refresh_response_key)
+                .map_err(|_| RefreshError::Format)?;
+            (key, payload.refresh_token.as_str())
+        }
+    };
+    let token = decode_refresh_token(keys, inner)?;
     if scope_byte != token.scope.wire_value() << 4 {
         return Err(RefreshError::ScopeMismatch);
     }
