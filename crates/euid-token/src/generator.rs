@@ -106,13 +106,6 @@ impl std::fmt::Debug for IdentityTokens {
     }
 }
 
-impl Drop for IdentityTokens {
-    fn drop(&mut self) {
-        use zeroize::Zeroize as _;
-        self.refresh_response_key.zeroize();
-    }
-}
-
 /// What a refresh comes to.
 #[derive(Debug)]
 pub enum RefreshOutcome {

@@ -320,6 +320,12 @@ impl KeyStore {
         KeyStore::new(keysets, keys)
     }
 
+    /// Writes both files: (`keysets.json`, `keyset_keys.json`), the inverse of
+    /// [`KeyStore::from_json`]. The second contains every secret.
+    pub fn to_json(&self) -> (String, Zeroizing<String>) {
+        (self.keysets_json(), self.keyset_keys_json())
+    }
+
     /// Writes `keysets.json`.
     pub fn keysets_json(&self) -> String {
         // Serializing plain fields cannot fail.
@@ -591,11 +597,8 @@ mod tests {
             Some(2)
         );
 
-        let again = KeyStore::from_json(
-            store.keysets_json().as_bytes(),
-            store.keyset_keys_json().as_bytes(),
-        )
-        .unwrap();
+        let (keysets_json, keys_json) = store.to_json();
+        let again = KeyStore::from_json(keysets_json.as_bytes(), keys_json.as_bytes()).unwrap();
         assert_eq!(
             again.keysets().collect::<Vec<_>>(),
             store.keysets().collect::<Vec<_>>()

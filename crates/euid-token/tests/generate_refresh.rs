@@ -497,3 +497,47 @@ fn inner_refresh_token_layout() {
     flipped[0] = 0x13;
     assert!(decode_refresh_token(&keys, &STANDARD.encode(&flipped)).is_err());
 }
+
+#[test]
+fn envelope_json_in_another_field_order_still_opens() {
+    let (keys, salts) = (key_store(), salt_store(8));
+    let t = generator()
+        .generate(
+            &keys,
+            &salts,
+            IdentityType::Email,
+            &ih(8),
+            SITE,
+            1,
+            NOW,
+            &mut CountingRandom(3),
+        )
+        .unwrap();
+    let inner_token = {
+        let opened = open_refresh_envelope(&keys, &t.refresh_token).unwrap();
+        let key = keys.key_by_id(opened.token.key_id).unwrap();
+        mint_refresh_token(&opened.token, key, &[4; 12])
+    };
+    // Same length as the operator's order, so still 388 characters.
+    let json = format!(
+        "{{\"refresh_token\":\"{inner_token}\",\"refresh_response_key\":\"{}\"}}",
+        t.refresh_response_key
+    );
+    let refresh_key = keys.active_key(REFRESH_KEYSET_ID, NOW).unwrap();
+    let mut sealed = vec![0x10u8];
+    sealed.extend_from_slice(&refresh_key.id.to_be_bytes());
+    refresh_key
+        .secret()
+        .seal_into(&[9; 12], &[], json.as_bytes(), &mut sealed);
+    let envelope = STANDARD.encode(&sealed);
+    assert_eq!(envelope.len(), REFRESH_ENVELOPE_LEN);
+    let opened = open_refresh_envelope(&keys, &envelope).unwrap();
+    assert_eq!(
+        opened.refresh_response_key.expose_secret_base64(),
+        t.refresh_response_key
+    );
+    assert_eq!(
+        opened.token.first_level_hash,
+        first_level_hash(&ih(8), &salts)
+    );
+}
