@@ -23,7 +23,8 @@ pub fn keyset(keyset_id: i32, site_id: i32) -> Keyset {
     }
 }
 
-/// A key whose secret is derived from its id, active from `activates` for ten years.
+/// A key whose secret is derived from its id, active from `activates` for fifty years (the
+/// interop tests run on the real clock).
 pub fn key(id: i32, keyset_id: i32, activates: i64) -> Key {
     let mut secret = [0u8; 32];
     secret[..4].copy_from_slice(&id.to_be_bytes());
@@ -33,7 +34,7 @@ pub fn key(id: i32, keyset_id: i32, activates: i64) -> Key {
         keyset_id,
         activates,
         activates,
-        activates + 10 * 365 * 86_400,
+        activates + 50 * 365 * 86_400,
         AesGcmKey::from_bytes(secret),
     )
 }
