@@ -150,6 +150,8 @@ pub struct AdvertisingToken {
 }
 
 const HEADER_LEN: usize = 6;
+/// Bits 2–4 of a prefix byte: `(scope << 4) | (type << 2)`.
+const SCOPE_TYPE_BITS: u8 = 0x1C;
 const MASTER_FIXED_LEN: usize = 33;
 const SITE_FIXED_LEN: usize = 36;
 
@@ -341,10 +343,11 @@ pub(crate) fn decode_v3_bytes(
     let refreshed_ms = r.i64().ok_or_else(bad)?;
     let raw_uid = RawUid::from_slice(r.rest()).ok_or(TokenError::Malformed("raw UID length"))?;
 
-    // The header is not authenticated; for 33-byte ids the authenticated raw UID prefix
-    // must agree with it, as the live operator checks.
+    // The header is not authenticated; for 33-byte ids the scope and type bits of the
+    // authenticated raw UID must agree with it, as the live operator checks.
     if raw_uid.as_bytes().len() == RAW_UID_V3_LEN
-        && (raw_uid.as_bytes()[0] != raw_uid_prefix(scope, identity_type) || prefix & 3 != 3)
+        && (raw_uid.as_bytes()[0] & SCOPE_TYPE_BITS != raw_uid_prefix(scope, identity_type)
+            || prefix & 3 != 3)
     {
         return Err(TokenError::InvalidHeader);
     }
@@ -515,6 +518,24 @@ mod tests {
             assert_eq!(t.raw_uid, uid);
             assert_eq!(t.identity_type, IdentityType::Phone);
         }
+    }
+
+    #[test]
+    fn key_material_raw_uids_decode() {
+        // A "v4" raw UID of the live operator: env 2, version bit, EUID, phone.
+        let mut b = [0x42u8; 33];
+        b[0] = 0x80 | 0x20 | 0x10 | 0x04;
+        let uid = RawUid::from_slice(&b).unwrap();
+        assert_eq!(
+            uid.scope_and_type(),
+            Some((IdentityScope::Euid, IdentityType::Phone))
+        );
+        let store = store();
+        let t = mint(&store, &fields(&uid, TokenVersion::V4));
+        assert_eq!(
+            decode_advertising_token(&store, &t, NOW).unwrap().raw_uid,
+            uid
+        );
     }
 
     #[test]

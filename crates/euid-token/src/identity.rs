@@ -95,13 +95,14 @@ impl RawUid {
         STANDARD.encode(self.as_bytes())
     }
 
-    /// Scope and type from the prefix byte of a 33-byte raw UID; `None` for the 32-byte form
-    /// or an unknown prefix.
+    /// Scope and type from bits 2–4 of the first byte of a 33-byte raw UID (the live operator's
+    /// key-material "v4" raw UIDs also set bits 5–7 there); `None` for the 32-byte form or an
+    /// unknown type.
     pub fn scope_and_type(&self) -> Option<(IdentityScope, IdentityType)> {
         if usize::from(self.len) != RAW_UID_V3_LEN {
             return None;
         }
-        split_prefix(self.bytes[0])
+        split_prefix(self.bytes[0] & 0x1F)
     }
 }
 
