@@ -4,9 +4,10 @@
 //! before it; trim trailing spaces after it (leading and inner ones stay); lowercase ASCII
 //! only; and for the domain `gmail.com` alone, drop dots and everything from the first `+`
 //! in the local part. Every character that matters is ASCII, so working on UTF-8 bytes
-//! and copying untouched runs as `&str` slices is exact and leaves Unicode alone.
+//! is exact and leaves Unicode alone. The kept runs are copied as whole slices and the
+//! result lowercased in one pass, which is much cheaper than a byte-at-a-time rewrite.
 
-use crate::sha256_sink::Sha256Sink;
+use crate::sha256_sink::LowercasingSha256Sink;
 use crate::{IdentityHash, IdentityType, NormalizeError};
 
 /// The only domain with provider-specific rules; `googlemail.com` and subdomains get none.
@@ -30,13 +31,14 @@ pub fn normalize_email_into(email: &str, out: &mut String) -> Result<(), Normali
     out.clear();
     let parts = EmailParts::parse(email)?;
     parts.emit(out);
+    out.make_ascii_lowercase();
     Ok(())
 }
 
 /// Normalizes an email and returns the SHA-256 of its UTF-8 bytes, without allocating.
 pub fn hash_email(email: &str) -> Result<IdentityHash, NormalizeError> {
     let parts = EmailParts::parse(email)?;
-    let mut sink = Sha256Sink::new();
+    let mut sink = LowercasingSha256Sink::new();
     parts.emit(&mut sink);
     Ok(IdentityHash::from_sha256(
         IdentityType::Email,
@@ -86,60 +88,42 @@ impl<'a> EmailParts<'a> {
         byte == b' ' || (self.gmail && byte == b'.')
     }
 
+    /// Pushes the local part without its dropped bytes, `@`, and the domain; the sink
+    /// lowercases.
     fn emit(&self, sink: &mut impl Sink) {
-        push_lowercased(self.local, |b| self.drops_from_local(b), sink);
-        sink.push_ascii(b'@');
-        push_lowercased(self.domain, |_| false, sink);
-    }
-}
-
-/// Pushes `text` with ASCII uppercase lowered and the bytes `drop` selects left out,
-/// copying the untouched runs in between as whole slices.
-fn push_lowercased(text: &str, drop: impl Fn(u8) -> bool, sink: &mut impl Sink) {
-    let mut run_start = 0;
-    for (index, byte) in text.bytes().enumerate() {
-        let upper = byte.is_ascii_uppercase();
-        if upper || drop(byte) {
-            // Both ends sit next to an ASCII byte, so they are char boundaries and
-            // `get` always succeeds.
-            if let Some(run) = text.get(run_start..index) {
-                sink.push_str(run);
+        let mut run_start = 0;
+        for (index, byte) in self.local.bytes().enumerate() {
+            if self.drops_from_local(byte) {
+                // Both ends sit next to an ASCII byte, so they are char boundaries and
+                // `get` always succeeds.
+                if let Some(run) = self.local.get(run_start..index) {
+                    sink.push_str(run);
+                }
+                run_start = index + 1;
             }
-            if upper {
-                sink.push_ascii(byte.to_ascii_lowercase());
-            }
-            run_start = index + 1;
         }
-    }
-    if let Some(run) = text.get(run_start..) {
-        sink.push_str(run);
+        if let Some(run) = self.local.get(run_start..) {
+            sink.push_str(run);
+        }
+        sink.push_str("@");
+        sink.push_str(self.domain);
     }
 }
 
-/// Where normalized output goes: a `String` or straight into SHA-256.
+/// Where normalized output goes before lowercasing: a `String` or straight into SHA-256.
 trait Sink {
     fn push_str(&mut self, piece: &str);
-    /// `byte` is always ASCII.
-    fn push_ascii(&mut self, byte: u8);
 }
 
 impl Sink for String {
     fn push_str(&mut self, piece: &str) {
         String::push_str(self, piece);
     }
-
-    fn push_ascii(&mut self, byte: u8) {
-        self.push(char::from(byte));
-    }
 }
 
-impl Sink for Sha256Sink {
+impl Sink for LowercasingSha256Sink {
     fn push_str(&mut self, piece: &str) {
         self.push_bytes(piece.as_bytes());
-    }
-
-    fn push_ascii(&mut self, byte: u8) {
-        self.push_bytes(&[byte]);
     }
 }
 

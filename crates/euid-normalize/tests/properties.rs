@@ -51,7 +51,11 @@ fn operator_model(email: &str) -> Option<String> {
     if domain.is_empty() {
         return None;
     }
-    let local = if domain == "gmail.com" { gmail_local } else { full };
+    let local = if domain == "gmail.com" {
+        gmail_local
+    } else {
+        full
+    };
     if local.is_empty() {
         return None;
     }
@@ -98,7 +102,10 @@ fn gmail_variants() -> impl Strategy<Value = (String, String)> {
                 local.push('+');
                 local.push_str(&suffix);
             }
-            (format!("{base}@gmail.com"), format!("{lead}{local}@{domain}"))
+            (
+                format!("{base}@gmail.com"),
+                format!("{lead}{local}@{domain}"),
+            )
         })
 }
 
