@@ -170,8 +170,20 @@ pub fn authorize<'s>(
     Ok(client)
 }
 
-/// Why the snapshot cannot serve tokens, if it cannot (for `/ops/healthcheck`).
-pub fn health_problem(snapshot: &Snapshot, _now_ms: i64) -> Option<String> {
+/// Why the snapshot cannot serve tokens, if it cannot (for `/ops/healthcheck`): a missing
+/// active master, refresh or fallback publisher key, or no API clients.
+pub fn health_problem(snapshot: &Snapshot, now_ms: i64) -> Option<String> {
+    use euid_token::{FALLBACK_PUBLISHER_SITE_ID, MASTER_KEYSET_ID, REFRESH_KEYSET_ID};
+    let keys = &snapshot.keys;
+    if keys.active_key(MASTER_KEYSET_ID, now_ms).is_none() {
+        return Some("no active master key".to_owned());
+    }
+    if keys.active_key(REFRESH_KEYSET_ID, now_ms).is_none() {
+        return Some("no active refresh key".to_owned());
+    }
+    if keys.site_key(FALLBACK_PUBLISHER_SITE_ID, now_ms).is_none() {
+        return Some("no active publisher fallback key (keyset 2)".to_owned());
+    }
     if snapshot.clients.is_empty() {
         return Some("no API clients loaded".to_owned());
     }

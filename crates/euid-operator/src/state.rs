@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
+use euid_token::{IdentityScope, KeyStore, SaltStore, TokenConfig, TokenGenerator};
 
 use crate::clients::ClientStore;
 use crate::config::OperatorConfig;
@@ -14,12 +15,44 @@ use crate::optout::OptOutStore;
 
 /// Everything a request needs that only changes when files change: held as `Arc<Snapshot>`
 /// for the length of one request, so a reload never changes state under a request.
-#[derive(Debug)]
 pub struct Snapshot {
     /// Operator settings.
     pub config: Arc<OperatorConfig>,
     /// API clients.
     pub clients: ClientStore,
+    /// Keysets and keys.
+    pub keys: KeyStore,
+    /// Salts.
+    pub salts: SaltStore,
+    /// Token minting with the configured lifetimes.
+    pub generator: TokenGenerator,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("clients", &self.clients.len())
+            .field("keys", &self.keys)
+            .field("salt_buckets", &self.salts.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The token settings of a config.
+pub fn token_config(config: &OperatorConfig) -> TokenConfig {
+    TokenConfig {
+        identity_expires_after_ms: config
+            .identity_token_expires_after_seconds
+            .saturating_mul(1000),
+        refresh_identity_after_ms: config
+            .refresh_identity_token_after_seconds
+            .saturating_mul(1000),
+        refresh_expires_after_ms: config
+            .refresh_token_expires_after_seconds
+            .saturating_mul(1000),
+        scope: IdentityScope::Euid,
+        raw_uid_v3: true,
+    }
 }
 
 impl Snapshot {
@@ -28,7 +61,27 @@ impl Snapshot {
         let clients_path = dir.clients();
         let clients = ClientStore::from_json(&data_dir::read(&clients_path)?)
             .map_err(|e| DataDirError::invalid(&clients_path, e))?;
-        Ok(Snapshot { config, clients })
+        let keys_path = dir.keyset_keys();
+        let keys = KeyStore::from_json(
+            &data_dir::read(&dir.keysets())?,
+            &data_dir::read(&keys_path)?,
+        )
+        .map_err(|e| DataDirError::invalid(&keys_path, e))?;
+        let salts_path = dir.salts_file();
+        let salts = SaltStore::from_files(
+            &data_dir::read(&dir.salts_metadata())?,
+            &data_dir::read(&salts_path)?,
+        )
+        .map_err(|e| DataDirError::invalid(&salts_path, e))?;
+        let generator = TokenGenerator::new(token_config(&config))
+            .map_err(|e| DataDirError::invalid(dir.root(), e))?;
+        Ok(Snapshot {
+            config,
+            clients,
+            keys,
+            salts,
+            generator,
+        })
     }
 }
 

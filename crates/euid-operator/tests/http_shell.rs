@@ -79,3 +79,45 @@ fn a_restart_reuses_the_data_directory() {
     let clients = std::fs::read_to_string(dir.path().join("clients.json")).unwrap();
     assert!(!clients.contains(&first.api_key));
 }
+
+#[test]
+fn healthcheck_reports_missing_keys_and_stale_data() {
+    use euid_token::{Key, KeyStore};
+    let dir = tempfile::tempdir().unwrap();
+    let config = OperatorConfig::from_json(br#"{"reload_interval_ms":50}"#).unwrap();
+    let server = TestServer::start_in(dir.path(), config);
+    let health = || server.request("GET", "/ops/healthcheck", &[], b"");
+    let wait_for = |status: u16| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while health().status != status {
+            assert!(std::time::Instant::now() < deadline, "no {status}");
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+    };
+    assert_eq!(health().text(), "OK");
+
+    // Every key expired: no active master key.
+    let keys_path = dir.path().join("keyset_keys.json");
+    let original = std::fs::read(&keys_path).unwrap();
+    let store = KeyStore::from_json(
+        &std::fs::read(dir.path().join("keysets.json")).unwrap(),
+        &original,
+    )
+    .unwrap();
+    let expired: Vec<Key> = store
+        .keys()
+        .map(|k| Key::new(k.id, k.keyset_id, 1, 1, 2, k.secret().clone()))
+        .collect();
+    let expired = KeyStore::new(store.keysets().cloned().collect(), expired).unwrap();
+    euid_operator::data_dir::write_atomic(&keys_path, expired.keyset_keys_json().as_bytes())
+        .unwrap();
+    wait_for(503);
+    assert_eq!(health().text(), "no active master key");
+
+    // A broken file keeps the last snapshot and reports it as stale.
+    euid_operator::data_dir::write_atomic(&keys_path, &original).unwrap();
+    wait_for(200);
+    euid_operator::data_dir::write_atomic(&dir.path().join("keysets.json"), b"{not json").unwrap();
+    wait_for(503);
+    assert!(health().text().starts_with("stale:"), "{}", health().text());
+}
