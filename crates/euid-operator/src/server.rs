@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use euid_crypto::BatchedOsRandom;
+use euid_crypto::FastRandom;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -27,8 +27,8 @@ use crate::optout::SqliteOptOutStore;
 use crate::state::Operator;
 
 thread_local! {
-    // One batch of OS randomness per worker thread: no syscall per request, no lock.
-    static RNG: RefCell<BatchedOsRandom> = RefCell::new(BatchedOsRandom::new());
+    // One AES-CTR generator per worker thread, keyed from the OS: no syscall per request, no lock.
+    static RNG: RefCell<FastRandom> = RefCell::new(FastRandom::new());
 }
 
 /// The current time, Unix ms.
