@@ -1,7 +1,14 @@
 //! The sans-IO request pipeline: bytes and headers in, status and bytes out. The HTTP layer
 //! only moves bytes; everything testable lives here (and is what the benches call).
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use euid_crypto::RandomSource;
+use euid_envelope::{open_request, seal_refresh_response, seal_response, BodyEncoding};
+
 use crate::clients::{bearer_key, Client, Role};
+use crate::endpoints;
+use crate::optout::OptOutStore;
 use crate::state::Snapshot;
 
 /// An API endpoint served through the request pipeline.
@@ -191,22 +198,97 @@ pub fn health_problem(snapshot: &Snapshot, now_ms: i64) -> Option<String> {
 }
 
 /// Runs one request through the pipeline: authentication, envelope, endpoint logic,
-/// response sealing.
-pub fn handle<R: euid_crypto::RandomSource>(
+/// response sealing. Pure apart from the opt-out store's write on logout.
+pub fn handle<R: RandomSource>(
     snapshot: &Snapshot,
-    _optouts: &dyn crate::optout::OptOutStore,
+    optouts: &dyn OptOutStore,
     request: &ApiRequest<'_>,
-    _now_ms: i64,
-    _rng: &mut R,
+    now_ms: i64,
+    rng: &mut R,
 ) -> ApiResponse {
-    let roles = request.endpoint.roles();
-    let site_id = if roles.is_empty() {
-        None
-    } else {
-        match authorize(snapshot, request.authorization, roles) {
-            Ok(client) => Some(client.site_id),
-            Err(denied) => return denied,
-        }
+    if request.endpoint == Endpoint::TokenRefresh {
+        return handle_refresh(snapshot, optouts, request, now_ms, rng);
+    }
+    let client = match authorize(snapshot, request.authorization, request.endpoint.roles()) {
+        Ok(client) => client,
+        Err(denied) => return denied,
     };
-    ApiResponse::error(503, "unknown", Some("Endpoint not available yet")).with_site(site_id)
+    let site = Some(client.site_id);
+    let encoding = if request.binary {
+        BodyEncoding::Binary
+    } else {
+        BodyEncoding::Base64Text
+    };
+    let opened = match open_request(
+        request.body,
+        encoding,
+        client.secret(),
+        now_ms,
+        &snapshot.skew,
+    ) {
+        Ok(opened) => opened,
+        Err(e) => return ApiResponse::client_error(&e.to_string()).with_site(site),
+    };
+    let json = &opened.json;
+    let outcome = match request.endpoint {
+        Endpoint::TokenGenerate => {
+            endpoints::generate(snapshot, optouts, client, json, now_ms, rng)
+        }
+        Endpoint::TokenValidate => endpoints::validate(snapshot, client, json, now_ms),
+        Endpoint::TokenLogout => endpoints::logout(snapshot, optouts, json, now_ms),
+        Endpoint::KeyBidstream => endpoints::key_bidstream(snapshot, client),
+        Endpoint::KeySharing => endpoints::key_sharing(snapshot, client),
+        Endpoint::IdentityMap => endpoints::identity_map(snapshot, optouts, json),
+        Endpoint::OptoutStatus => endpoints::optout_status(optouts, json),
+        Endpoint::TokenRefresh => return ApiResponse::unauthorized(),
+    };
+    match outcome {
+        Ok(response_json) => {
+            let sealed = seal_response(client.secret(), now_ms, opened.nonce, &response_json, rng);
+            encoded(sealed, opened.response_encoding == BodyEncoding::Binary).with_site(site)
+        }
+        Err(error) => error.with_site(site),
+    }
+}
+
+fn encoded(sealed: Vec<u8>, binary: bool) -> ApiResponse {
+    let (content_type, body) = if binary {
+        (OCTET_STREAM, sealed)
+    } else {
+        (TEXT, STANDARD.encode(sealed).into_bytes())
+    };
+    ApiResponse {
+        http_status: 200,
+        content_type,
+        body,
+        site_id: None,
+    }
+}
+
+fn handle_refresh<R: RandomSource>(
+    snapshot: &Snapshot,
+    optouts: &dyn OptOutStore,
+    request: &ApiRequest<'_>,
+    now_ms: i64,
+    rng: &mut R,
+) -> ApiResponse {
+    // Auth is optional here; a valid key only changes the error texts.
+    let client = request
+        .authorization
+        .and_then(bearer_key)
+        .and_then(|key| snapshot.clients.authenticate(key));
+    let site = client.map(|c| c.site_id);
+    match endpoints::refresh(
+        snapshot,
+        optouts,
+        request.body,
+        client.is_some(),
+        now_ms,
+        rng,
+    ) {
+        endpoints::RefreshReply::Sealed { key, json } => {
+            encoded(seal_refresh_response(&key, &json, rng), request.binary).with_site(site)
+        }
+        endpoints::RefreshReply::Error(error) => error.with_site(site),
+    }
 }

@@ -6,7 +6,8 @@ use std::fmt;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use euid_crypto::{AesGcmKey, RandomSource};
+use euid_crypto::RandomSource;
+use euid_envelope::ClientSecret;
 use ring::digest;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
@@ -260,7 +261,7 @@ pub struct Client {
     pub key_id: String,
     /// Human-readable name.
     pub name: String,
-    secret: AesGcmKey,
+    secret: ClientSecret,
     key_hash: [u8; 64],
     key_salt: Vec<u8>,
     disabled: bool,
@@ -268,7 +269,7 @@ pub struct Client {
 
 impl Client {
     /// The client secret, prepared as the envelope's AES-256-GCM key.
-    pub fn secret(&self) -> &AesGcmKey {
+    pub fn secret(&self) -> &ClientSecret {
         &self.secret
     }
 }
@@ -317,7 +318,7 @@ impl ClientStore {
                 key_id: r.key_id.clone(),
                 what,
             };
-            let secret = AesGcmKey::from_base64(&r.secret)
+            let secret = ClientSecret::from_base64(&r.secret)
                 .map_err(|_| bad("secret must be base64 of 32 bytes"))?;
             let hash = STANDARD
                 .decode(&r.key_hash)

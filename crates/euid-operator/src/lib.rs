@@ -5,6 +5,7 @@ pub mod api;
 pub mod clients;
 pub mod config;
 pub mod data_dir;
+pub mod endpoints;
 pub mod init;
 pub mod metrics;
 pub mod optout;

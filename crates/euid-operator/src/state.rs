@@ -5,7 +5,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use euid_token::{IdentityScope, KeyStore, SaltStore, TokenConfig, TokenGenerator};
+use euid_envelope::SkewPolicy;
+use euid_normalize::IdentityHash;
+use euid_tcf::ConsentPolicy;
+use euid_token::{
+    first_level_hash, IdentityScope, KeyStore, SaltStore, TokenConfig, TokenGenerator,
+};
 
 use crate::clients::ClientStore;
 use crate::config::OperatorConfig;
@@ -26,6 +31,12 @@ pub struct Snapshot {
     pub salts: SaltStore,
     /// Token minting with the configured lifetimes.
     pub generator: TokenGenerator,
+    /// The TCF consent policy.
+    pub consent: ConsentPolicy,
+    /// The request envelope's timestamp window.
+    pub skew: SkewPolicy,
+    /// First-level hashes of the test identities under these salts.
+    pub test_identities: TestIdentities,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -35,6 +46,63 @@ impl std::fmt::Debug for Snapshot {
             .field("keys", &self.keys)
             .field("salt_buckets", &self.salts.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// The test identities of decision 5, as first-level hashes under one salt snapshot (so the
+/// email, its hash and its hex hash all match).
+#[derive(Clone, Default)]
+pub struct TestIdentities {
+    /// Never treated as opted out.
+    pub validate: Vec<[u8; 32]>,
+    /// Refresh answers `optout`.
+    pub refresh_optout: Vec<[u8; 32]>,
+    /// Opted out wherever opt-outs are checked (identity map; generate when enabled).
+    pub optout: Vec<[u8; 32]>,
+}
+
+impl std::fmt::Debug for TestIdentities {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TestIdentities")
+    }
+}
+
+const VALIDATE_EMAILS: [&str; 2] = ["validate@email.com", "validate@example.com"];
+const VALIDATE_PHONES: [&str; 1] = ["+12345678901"];
+const OPTOUT_EMAILS: [&str; 1] = ["optout@example.com"];
+const OPTOUT_PHONES: [&str; 1] = ["+00000000000"];
+const REFRESH_OPTOUT_EMAILS: [&str; 3] = [
+    "optout@email.com",
+    "optout@example.com",
+    "refresh-optout@example.com",
+];
+const REFRESH_OPTOUT_PHONES: [&str; 2] = ["+00000000000", "+00000000002"];
+
+impl TestIdentities {
+    /// The test identities' first-level hashes under `salts`.
+    pub fn new(salts: &SaltStore) -> Self {
+        fn flhs(salts: &SaltStore, emails: &[&str], phones: &[&str]) -> Vec<[u8; 32]> {
+            let email = emails
+                .iter()
+                .filter_map(|e| euid_normalize::hash_email(e).ok());
+            let phone = phones
+                .iter()
+                .filter_map(|p| euid_normalize::hash_phone(p).ok());
+            email
+                .chain(phone)
+                .map(|h: IdentityHash| first_level_hash(h.as_bytes(), salts))
+                .collect()
+        }
+        Self {
+            validate: flhs(salts, &VALIDATE_EMAILS, &VALIDATE_PHONES),
+            refresh_optout: flhs(salts, &REFRESH_OPTOUT_EMAILS, &REFRESH_OPTOUT_PHONES),
+            optout: flhs(salts, &OPTOUT_EMAILS, &OPTOUT_PHONES),
+        }
+    }
+
+    /// Whether this is a validate identity (never opted out).
+    pub fn is_validate(&self, flh: &[u8; 32]) -> bool {
+        self.validate.contains(flh)
     }
 }
 
@@ -75,12 +143,25 @@ impl Snapshot {
         .map_err(|e| DataDirError::invalid(&salts_path, e))?;
         let generator = TokenGenerator::new(token_config(&config))
             .map_err(|e| DataDirError::invalid(dir.root(), e))?;
+        let consent = ConsentPolicy {
+            vendor_id: config.tcf_vendor_id,
+            purposes: config.tcf_purposes.clone(),
+        };
+        let skew_ms = config.envelope_max_skew_seconds.saturating_mul(1000);
+        let skew = SkewPolicy {
+            max_past_ms: skew_ms,
+            max_future_ms: skew_ms,
+        };
+        let test_identities = TestIdentities::new(&salts);
         Ok(Snapshot {
             config,
             clients,
             keys,
             salts,
             generator,
+            consent,
+            skew,
+            test_identities,
         })
     }
 }

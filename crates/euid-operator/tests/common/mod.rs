@@ -190,3 +190,168 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+// ---- API client: envelopes sealed and opened with the core crates ----
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use euid_crypto::{AesGcmKey, BatchedOsRandom, RandomSource};
+use euid_envelope::{open_refresh_response, open_response, seal_request, ClientSecret};
+
+pub const SUFFICIENT_TCF: &str = "CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA";
+pub const INSUFFICIENT_TCF: &str = "CPehXK9PehXK9ABAMBFRACBoADAAAEJAAIYgAKwAQAKgArABAAqAAA";
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+pub struct ApiClient {
+    pub addr: SocketAddr,
+    pub api_key: String,
+    pub secret: ClientSecret,
+}
+
+impl ApiClient {
+    pub fn new(addr: SocketAddr, api_key: &str, secret_b64: &str) -> ApiClient {
+        ApiClient {
+            addr,
+            api_key: api_key.to_owned(),
+            secret: ClientSecret::from_base64(secret_b64).expect("secret"),
+        }
+    }
+
+    pub fn demo(server: &TestServer) -> ApiClient {
+        ApiClient::new(
+            server.addr,
+            &server.demo.api_key,
+            &server.demo.client_secret,
+        )
+    }
+
+    /// The base64 envelope of `json` at `timestamp_ms`, and its nonce.
+    pub fn envelope(&self, json: &str, timestamp_ms: i64) -> (Vec<u8>, [u8; 8]) {
+        let mut rng = BatchedOsRandom::new();
+        let mut nonce = [0u8; 8];
+        rng.fill(&mut nonce);
+        let raw = seal_request(&self.secret, timestamp_ms, nonce, json.as_bytes(), &mut rng);
+        (STANDARD.encode(raw).into_bytes(), nonce)
+    }
+
+    pub fn post(&self, path: &str, body: &[u8], extra: &[(&str, &str)]) -> HttpResponse {
+        let auth = format!("Bearer {}", self.api_key);
+        let mut headers = vec![("Authorization", auth.as_str())];
+        headers.extend_from_slice(extra);
+        http(self.addr, "POST", path, &headers, body)
+    }
+
+    /// POSTs `json` in an envelope (form-urlencoded, like the Python SDK) and returns the raw
+    /// response and the nonce sent.
+    pub fn send(&self, path: &str, json: &str) -> (HttpResponse, [u8; 8]) {
+        let (body, nonce) = self.envelope(json, now_ms());
+        let resp = self.post(
+            path,
+            &body,
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+        );
+        (resp, nonce)
+    }
+
+    /// Decrypts a 200 response, checking the echoed nonce.
+    pub fn open(&self, resp: &HttpResponse, nonce: [u8; 8]) -> serde_json::Value {
+        assert_eq!(resp.status, 200, "body: {}", resp.text());
+        let opened = open_response(&self.secret, &resp.body, Some(nonce)).expect("decrypts");
+        serde_json::from_slice(&opened.json).expect("response JSON")
+    }
+
+    /// An encrypted call that must succeed with HTTP 200; the decrypted JSON.
+    pub fn call(&self, path: &str, json: &str) -> serde_json::Value {
+        let (resp, nonce) = self.send(path, json);
+        self.open(&resp, nonce)
+    }
+
+    /// Generates tokens for `identity_json` (e.g. `"email":"a@b.c"`) with sufficient consent.
+    pub fn generate(&self, identity_json: &str) -> serde_json::Value {
+        let out = self.call(
+            "/v2/token/generate",
+            &format!(r#"{{{identity_json},"tcf_consent_string":"{SUFFICIENT_TCF}"}}"#),
+        );
+        assert_eq!(out["status"], "success", "{out}");
+        out["body"].clone()
+    }
+}
+
+/// POSTs a refresh token (no API key unless given); on 200 decrypts with `key_b64`.
+pub fn refresh(
+    addr: SocketAddr,
+    refresh_token: &str,
+    key_b64: &str,
+    api_key: Option<&str>,
+) -> Result<serde_json::Value, HttpResponse> {
+    let auth = api_key.map(|k| format!("Bearer {k}"));
+    let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a.as_str()));
+    }
+    let resp = http(
+        addr,
+        "POST",
+        "/v2/token/refresh",
+        &headers,
+        refresh_token.as_bytes(),
+    );
+    if resp.status != 200 {
+        return Err(resp);
+    }
+    let key = AesGcmKey::from_base64(key_b64).expect("refresh_response_key");
+    let json = open_refresh_response(&key, &resp.body).expect("refresh response decrypts");
+    Ok(serde_json::from_slice(&json).expect("refresh JSON"))
+}
+
+/// Refreshes the identity in a generate/refresh `body`.
+pub fn refresh_body(addr: SocketAddr, body: &serde_json::Value) -> serde_json::Value {
+    refresh(
+        addr,
+        body["refresh_token"].as_str().expect("refresh_token"),
+        body["refresh_response_key"].as_str().expect("key"),
+        None,
+    )
+    .unwrap_or_else(|r| panic!("refresh failed: {} {}", r.status, r.text()))
+}
+
+/// Checks the six token fields: lengths, prefixes, and millisecond times in order.
+#[track_caller]
+pub fn assert_token_body(body: &serde_json::Value, phone: bool) {
+    let at = body["advertising_token"]
+        .as_str()
+        .expect("advertising_token");
+    assert!(at.starts_with(if phone { "F4" } else { "E4" }), "{at}");
+    assert_eq!(body["refresh_token"].as_str().unwrap().len(), 388);
+    assert_eq!(
+        STANDARD
+            .decode(body["refresh_response_key"].as_str().unwrap())
+            .unwrap()
+            .len(),
+        32
+    );
+    let now = now_ms();
+    let rf = body["refresh_from"].as_i64().unwrap();
+    let ie = body["identity_expires"].as_i64().unwrap();
+    let re = body["refresh_expires"].as_i64().unwrap();
+    assert!(now - 60_000 < rf && rf <= ie && ie <= re, "{rf} {ie} {re}");
+    assert!(
+        re < now + 400 * 86_400_000,
+        "milliseconds, not microseconds: {re}"
+    );
+}
+
+/// Loads the key store of a data directory (to decode tokens in tests).
+pub fn key_store(dir: &Path) -> euid_token::KeyStore {
+    euid_token::KeyStore::from_json(
+        &std::fs::read(dir.join("keysets.json")).unwrap(),
+        &std::fs::read(dir.join("keyset_keys.json")).unwrap(),
+    )
+    .unwrap()
+}
