@@ -31,6 +31,10 @@ fn bench(c: &mut Criterion) {
     let auth = format!("Bearer {}", demo.api_key);
     let mut rng = BatchedOsRandom::new();
 
+    let key = demo.api_key.clone();
+    c.bench_function("authenticate", |b| {
+        b.iter(|| snapshot.clients.authenticate(&key).map(|c| c.site_id))
+    });
     let mut group = c.benchmark_group("pipeline");
     for (name, json) in [
         (
