@@ -1,0 +1,62 @@
+//! Reading stdin and files, writing stdout.
+
+use std::io::{ErrorKind, Read, Write};
+use std::path::Path;
+
+use crate::error::{CliError, CliResult};
+
+/// Reads at most this much from stdin or a file: generous for any EUID request or response.
+const MAX_INPUT: u64 = 16 * 1024 * 1024;
+
+/// Reads all of stdin (bounded).
+pub(crate) fn read_stdin(stdin: &mut dyn Read) -> CliResult<Vec<u8>> {
+    let mut buf = Vec::new();
+    stdin
+        .take(MAX_INPUT + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| CliError::failed(format!("cannot read stdin: {e}")))?;
+    if buf.len() as u64 > MAX_INPUT {
+        return Err(CliError::invalid("stdin is larger than 16 MiB"));
+    }
+    Ok(buf)
+}
+
+/// Reads a whole file (bounded), naming it in the error.
+pub(crate) fn read_file(path: &Path) -> CliResult<Vec<u8>> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| CliError::invalid(format!("cannot open {}: {e}", path.display())))?;
+    let mut buf = Vec::new();
+    file.take(MAX_INPUT + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", path.display())))?;
+    if buf.len() as u64 > MAX_INPUT {
+        return Err(CliError::invalid(format!(
+            "{} is larger than 16 MiB",
+            path.display()
+        )));
+    }
+    Ok(buf)
+}
+
+/// Writes one line to stdout; a closed pipe (`| head`) is not an error worth reporting.
+pub(crate) fn print_line(stdout: &mut dyn Write, text: &str) -> CliResult {
+    let result = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush());
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CliError::failed(format!("cannot write stdout: {e}"))),
+    }
+}
+
+/// Prints a JSON value on one line.
+pub(crate) fn print_json(stdout: &mut dyn Write, value: &serde_json::Value) -> CliResult {
+    print_line(stdout, &value.to_string())
+}
+
+/// Bytes as text, or an invalid-input error naming what they are.
+pub(crate) fn utf8<'a>(bytes: &'a [u8], what: &str) -> CliResult<&'a str> {
+    std::str::from_utf8(bytes).map_err(|_| CliError::invalid(format!("{what} is not UTF-8 text")))
+}
