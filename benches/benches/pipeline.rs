@@ -3,7 +3,7 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use euid_crypto::{AesGcmKey, BatchedOsRandom, RandomSource};
+use euid_crypto::{AesGcmKey, BatchedOsRandom, FastRandom, RandomSource};
 use std::hint::black_box;
 
 fn seal_200_bytes(c: &mut Criterion) {
@@ -25,5 +25,27 @@ fn seal_200_bytes(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, seal_200_bytes);
+/// The randomness of one generate: four IVs and a 32-byte refresh response key.
+fn random_80_bytes(c: &mut Criterion) {
+    let mut group = c.benchmark_group("random_80B");
+    let mut os = BatchedOsRandom::new();
+    group.bench_function("batched_os", |b| {
+        b.iter(|| {
+            let mut buf = [0u8; 80];
+            os.fill(&mut buf);
+            black_box(buf)
+        })
+    });
+    let mut fast = FastRandom::new();
+    group.bench_function("fast_aes_ctr", |b| {
+        b.iter(|| {
+            let mut buf = [0u8; 80];
+            fast.fill(&mut buf);
+            black_box(buf)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, seal_200_bytes, random_80_bytes);
 criterion_main!(benches);

@@ -79,27 +79,36 @@ impl AesGcmKey {
     }
 
     /// Appends `iv ‖ GCM(plaintext, aad) ‖ tag` to `out` without other allocation.
-    pub fn seal_into(
-        &self,
-        iv: &[u8; GCM_IV_LEN],
-        aad: &[u8],
-        plaintext: &[u8],
-        out: &mut Vec<u8>,
-    ) {
+    pub fn seal_into(&self, iv: &[u8; GCM_IV_LEN], aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) {
         out.reserve(GCM_IV_LEN + plaintext.len() + GCM_TAG_LEN);
         out.extend_from_slice(iv);
         let start = out.len();
         out.extend_from_slice(plaintext);
+        self.seal_tail_in_place(iv, aad, out, start);
+    }
+
+    /// Encrypts `buf[start..]` in place and appends the tag, so callers can write a
+    /// plaintext header and body straight into the output buffer (after the IV).
+    ///
+    /// # Panics
+    /// If `start > buf.len()`.
+    pub fn seal_tail_in_place(
+        &self,
+        iv: &[u8; GCM_IV_LEN],
+        aad: &[u8],
+        buf: &mut Vec<u8>,
+        start: usize,
+    ) {
         let tag = self
             .key
             .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(*iv),
                 Aad::from(aad),
-                &mut out[start..],
+                &mut buf[start..],
             )
             // ring fails only past GCM's 64 GiB message limit.
             .expect("AES-GCM plaintext under 64 GiB");
-        out.extend_from_slice(tag.as_ref());
+        buf.extend_from_slice(tag.as_ref());
     }
 
     /// Opens `iv ‖ ciphertext ‖ tag` and returns the plaintext.

@@ -5,4 +5,4 @@ mod aes_gcm_key;
 mod random;
 
 pub use aes_gcm_key::{AesGcmKey, CryptoError, GCM_IV_LEN, GCM_TAG_LEN};
-pub use random::{BatchedOsRandom, RandomSource};
+pub use random::{BatchedOsRandom, FastRandom, RandomSource};

@@ -1,2 +1,41 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+
+mod advertising_token;
+mod byte_reader;
+mod error;
+mod generator;
+mod hashids;
+mod identity;
+mod keys;
+mod legacy_cbc;
+mod refresh_token;
+mod salts;
+
+pub use euid_normalize::IdentityType;
+
+pub use advertising_token::{
+    decode_advertising_token, mint_advertising_token, mint_advertising_token_bytes,
+    AdvertisingToken, AdvertisingTokenFields, OperatorIdentity, TokenVersion,
+};
+pub use error::TokenError;
+pub use generator::{
+    IdentityTokens, RefreshOutcome, TokenConfig, TokenGenerator, PRIVACY_BITS_CLIENT_SIDE,
+    PRIVACY_BITS_GENERATE,
+};
+pub use identity::{
+    bucket_index, first_level_hash, raw_uid, raw_uid_v2, IdentityScope, RawUid, RAW_UID_V2_LEN,
+    RAW_UID_V3_LEN,
+};
+pub use keys::{
+    Key, KeyStore, KeyStoreError, Keyset, FALLBACK_PUBLISHER_KEYSET_ID, FALLBACK_PUBLISHER_SITE_ID,
+    MASTER_KEYSET_ID, MASTER_KEYSET_ID_FOR_SDKS, REFRESH_KEYSET_ID,
+};
+pub use refresh_token::{
+    decode_refresh_token, mint_refresh_token, open_refresh_envelope, seal_refresh_envelope,
+    OpenedRefresh, RefreshError, RefreshErrorKind, RefreshToken, INNER_REFRESH_TOKEN_LEN,
+    REFRESH_ENVELOPE_LEN,
+};
+pub use salts::{
+    SaltBucket, SaltBucketRef, SaltError, SaltFileLocation, SaltStore, PRODUCTION_BUCKET_COUNT,
+};

@@ -1,0 +1,631 @@
+//! Salt snapshots: the first-level salt and the bucket table (`wire.md` §3), read from and
+//! written to the live operator's `metadata.json` + salts CSV files.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::hashids::BucketIdEncoder;
+use crate::identity::bucket_index;
+
+/// Number of salt buckets in production; smaller tables are allowed (the index wraps).
+pub const PRODUCTION_BUCKET_COUNT: usize = 1 << 20;
+
+/// Minimum length of a Hashids bucket id (before the prefix), as the live operator uses.
+const BUCKET_ID_MIN_LENGTH: usize = 9;
+
+/// Errors loading or building a salt snapshot. Never contains salt text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SaltError {
+    /// The first-level salt is empty.
+    #[error("first-level salt is empty")]
+    EmptyFirstLevelSalt,
+    /// There are no buckets.
+    #[error("salt table has no buckets")]
+    NoBuckets,
+    /// A bucket has no current salt (the live operator's v4 raw UIDs, built from salt key
+    /// material, are not supported).
+    #[error("salt bucket {id} has no current salt")]
+    MissingCurrentSalt {
+        /// The bucket's numeric id.
+        id: i64,
+    },
+    /// The table is too large to index.
+    #[error("salt table too large")]
+    TooLarge,
+    /// The metadata JSON does not parse or misses a field.
+    #[error("salt metadata is invalid: {0}")]
+    Metadata(String),
+    /// A line of the salts CSV is malformed.
+    #[error("salts file line {line}: {reason}")]
+    Line {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+/// One salt bucket, as built by callers or read from a line of the salts file.
+///
+/// The salts are secrets: they are redacted in `Debug` and wiped on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SaltBucket {
+    /// Numeric bucket id (the salts file's first column).
+    pub id: i64,
+    /// When the current salt was set, Unix ms.
+    pub last_updated: i64,
+    /// The current salt text, used as-is (not decoded) in raw UID derivation.
+    pub current_salt: String,
+    /// When identity-map clients should refresh, Unix ms, if given.
+    pub refresh_from: Option<i64>,
+    /// The salt before the current one, if given.
+    pub previous_salt: Option<String>,
+}
+
+impl SaltBucket {
+    /// A bucket with only the three mandatory fields.
+    pub fn new(id: i64, last_updated: i64, current_salt: impl Into<String>) -> Self {
+        Self {
+            id,
+            last_updated,
+            current_salt: current_salt.into(),
+            refresh_from: None,
+            previous_salt: None,
+        }
+    }
+}
+
+impl Drop for SaltBucket {
+    fn drop(&mut self) {
+        self.current_salt.zeroize();
+        if let Some(p) = self.previous_salt.as_mut() {
+            p.zeroize();
+        }
+    }
+}
+
+impl std::fmt::Debug for SaltBucket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SaltBucket")
+            .field("id", &self.id)
+            .field("last_updated", &self.last_updated)
+            .field("current_salt", &"<redacted>")
+            .field("refresh_from", &self.refresh_from)
+            .field(
+                "previous_salt",
+                &self.previous_salt.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// A byte range in the salt arena.
+#[derive(Clone, Copy)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+/// A compact bucket; the salt texts live in one shared arena so a million buckets are not
+/// two million small allocations.
+#[derive(Clone, Copy)]
+struct Entry {
+    id: i64,
+    last_updated: i64,
+    refresh_from: Option<i64>,
+    current: Span,
+    previous: Option<Span>,
+}
+
+/// Bucket-id settings from the salts metadata (`id_prefix`, `id_secret`).
+#[derive(Clone)]
+struct BucketIds {
+    prefix: String,
+    secret: Zeroizing<String>,
+    encoder: BucketIdEncoder,
+}
+
+/// An immutable salt snapshot. Callers hold it in an `Arc` and swap it atomically on reload.
+pub struct SaltStore {
+    first_level: Zeroizing<String>,
+    entries: Vec<Entry>,
+    arena: Zeroizing<String>,
+    bucket_ids: Option<BucketIds>,
+}
+
+/// A view of one bucket of a [`SaltStore`].
+#[derive(Clone, Copy)]
+pub struct SaltBucketRef<'a> {
+    store: &'a SaltStore,
+    index: usize,
+    entry: &'a Entry,
+}
+
+impl<'a> SaltBucketRef<'a> {
+    /// Position of the bucket in the table (what the first-level hash selects).
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Numeric bucket id.
+    pub fn id(&self) -> i64 {
+        self.entry.id
+    }
+
+    /// When the current salt was set, Unix ms.
+    pub fn last_updated(&self) -> i64 {
+        self.entry.last_updated
+    }
+
+    /// Identity-map refresh time, Unix ms, if the file gave one.
+    pub fn refresh_from(&self) -> Option<i64> {
+        self.entry.refresh_from
+    }
+
+    /// The current salt text; a secret.
+    pub fn current_salt(&self) -> &'a str {
+        self.store.text(self.entry.current)
+    }
+
+    /// The previous salt text, if any; a secret.
+    pub fn previous_salt(&self) -> Option<&'a str> {
+        self.entry.previous.map(|s| self.store.text(s))
+    }
+
+    /// The public bucket id: the metadata's `id_prefix` followed by the Hashids encoding of the
+    /// numeric id (salt `id_secret`, minimum length 9); the decimal id when the store has no
+    /// bucket-id settings or the id is negative.
+    pub fn bucket_id(&self) -> String {
+        match (&self.store.bucket_ids, u64::try_from(self.entry.id)) {
+            (Some(ids), Ok(n)) => {
+                let mut s = ids.prefix.clone();
+                s.push_str(&ids.encoder.encode(n));
+                s
+            }
+            _ => self.entry.id.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SaltBucketRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SaltBucketRef")
+            .field("index", &self.index)
+            .field("id", &self.entry.id)
+            .field("last_updated", &self.entry.last_updated)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize, Serialize)]
+struct MetadataFile {
+    #[serde(default)]
+    version: Option<i64>,
+    #[serde(default)]
+    generated: Option<i64>,
+    first_level: String,
+    #[serde(default)]
+    id_prefix: Option<String>,
+    #[serde(default)]
+    id_secret: Option<String>,
+    #[serde(default)]
+    salts: Vec<MetadataSalts>,
+}
+
+#[derive(Deserialize, Serialize)]
+struct MetadataSalts {
+    effective: i64,
+    expires: i64,
+    location: String,
+    size: u64,
+}
+
+impl Drop for MetadataFile {
+    fn drop(&mut self) {
+        self.first_level.zeroize();
+        if let Some(s) = self.id_secret.as_mut() {
+            s.zeroize();
+        }
+    }
+}
+
+/// Where the salts CSV of a snapshot is published, for [`SaltStore::metadata_json`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaltFileLocation {
+    /// `generated` in the metadata, epoch seconds.
+    pub generated_s: i64,
+    /// When the salts become effective, Unix ms.
+    pub effective_ms: i64,
+    /// When they expire, Unix ms.
+    pub expires_ms: i64,
+    /// Path of the salts CSV, as the metadata names it.
+    pub location: String,
+}
+
+fn parse_i64(field: Option<&str>, line: usize, reason: &'static str) -> Result<i64, SaltError> {
+    field
+        .and_then(|f| f.trim().parse::<i64>().ok())
+        .ok_or(SaltError::Line { line, reason })
+}
+
+fn non_empty(field: Option<&str>) -> Option<&str> {
+    field.map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl SaltStore {
+    /// Builds a snapshot from a first-level salt and a bucket table (in bucket-index order).
+    pub fn new(first_level: String, buckets: Vec<SaltBucket>) -> Result<Self, SaltError> {
+        let first_level = Zeroizing::new(first_level);
+        if first_level.is_empty() {
+            return Err(SaltError::EmptyFirstLevelSalt);
+        }
+        if buckets.is_empty() {
+            return Err(SaltError::NoBuckets);
+        }
+        let total: usize = buckets
+            .iter()
+            .map(|b| b.current_salt.len() + b.previous_salt.as_ref().map_or(0, String::len))
+            .sum();
+        if total > u32::MAX as usize {
+            return Err(SaltError::TooLarge);
+        }
+        let mut arena = Zeroizing::new(String::with_capacity(total));
+        let mut push = |text: &str| {
+            let span = Span {
+                start: arena.len() as u32,
+                len: text.len() as u32,
+            };
+            arena.push_str(text);
+            span
+        };
+        let mut entries = Vec::with_capacity(buckets.len());
+        for b in &buckets {
+            if b.current_salt.is_empty() {
+                return Err(SaltError::MissingCurrentSalt { id: b.id });
+            }
+            let current = push(&b.current_salt);
+            let previous = b.previous_salt.as_deref().map(&mut push);
+            entries.push(Entry {
+                id: b.id,
+                last_updated: b.last_updated,
+                refresh_from: b.refresh_from,
+                current,
+                previous,
+            });
+        }
+        Ok(Self {
+            first_level,
+            entries,
+            arena,
+            bucket_ids: None,
+        })
+    }
+
+    /// Sets how public bucket ids are made (the metadata's `id_prefix` and `id_secret`).
+    pub fn with_bucket_ids(mut self, id_prefix: &str, id_secret: &str) -> Self {
+        self.bucket_ids = Some(BucketIds {
+            prefix: id_prefix.to_owned(),
+            secret: Zeroizing::new(id_secret.to_owned()),
+            encoder: BucketIdEncoder::new(id_secret, BUCKET_ID_MIN_LENGTH),
+        });
+        self
+    }
+
+    /// Reads the live operator's salt files: `metadata.json` (`first_level`, `id_prefix`,
+    /// `id_secret`, …) and the salts CSV it points to, one bucket per line:
+    /// `id,lastUpdated,currentSalt[,refreshFrom,previousSalt,…]`. Columns after the fifth
+    /// (salt key material for v4 raw UIDs) are ignored.
+    pub fn from_files(metadata_json: &[u8], salts_csv: &[u8]) -> Result<Self, SaltError> {
+        let meta: MetadataFile = serde_json::from_slice(metadata_json)
+            .map_err(|e| SaltError::Metadata(format!("{e}")))?;
+        let text = std::str::from_utf8(salts_csv).map_err(|_| SaltError::Line {
+            line: 1,
+            reason: "not UTF-8",
+        })?;
+        let mut buckets = Vec::new();
+        for (i, raw) in text.lines().enumerate() {
+            let line = i + 1;
+            if raw.trim().is_empty() {
+                continue;
+            }
+            let mut cols = raw.split(',');
+            let id = parse_i64(cols.next(), line, "bad bucket id")?;
+            let last_updated = parse_i64(cols.next(), line, "bad lastUpdated")?;
+            let current_salt = cols.next().map(str::trim).unwrap_or_default().to_owned();
+            let refresh_from = match non_empty(cols.next()) {
+                Some(v) => Some(v.parse::<i64>().map_err(|_| SaltError::Line {
+                    line,
+                    reason: "bad refreshFrom",
+                })?),
+                None => None,
+            };
+            let previous_salt = non_empty(cols.next()).map(str::to_owned);
+            buckets.push(SaltBucket {
+                id,
+                last_updated,
+                current_salt,
+                refresh_from,
+                previous_salt,
+            });
+        }
+        let store = Self::new(meta.first_level.clone(), buckets)?;
+        Ok(match (&meta.id_prefix, &meta.id_secret) {
+            (Some(prefix), Some(secret)) => store.with_bucket_ids(prefix, secret),
+            _ => store,
+        })
+    }
+
+    /// Writes the salts CSV (the inverse of [`SaltStore::from_files`]). Contains secrets.
+    pub fn salts_csv(&self) -> Zeroizing<String> {
+        let mut out = Zeroizing::new(String::with_capacity(
+            self.arena.len() + self.entries.len() * 40,
+        ));
+        for b in self.buckets() {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{},{},{}", b.id(), b.last_updated(), b.current_salt());
+            if b.refresh_from().is_some() || b.previous_salt().is_some() {
+                out.push(',');
+                if let Some(r) = b.refresh_from() {
+                    let _ = write!(out, "{r}");
+                }
+                if let Some(p) = b.previous_salt() {
+                    out.push(',');
+                    out.push_str(p);
+                }
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Writes `metadata.json` for this snapshot's salts CSV at `file`. Contains secrets.
+    pub fn metadata_json(&self, file: &SaltFileLocation) -> Zeroizing<String> {
+        let meta = MetadataFile {
+            version: Some(1),
+            generated: Some(file.generated_s),
+            first_level: self.first_level.to_string(),
+            id_prefix: self.bucket_ids.as_ref().map(|b| b.prefix.clone()),
+            id_secret: self.bucket_ids.as_ref().map(|b| b.secret.to_string()),
+            salts: vec![MetadataSalts {
+                effective: file.effective_ms,
+                expires: file.expires_ms,
+                location: file.location.clone(),
+                size: self.entries.len() as u64,
+            }],
+        };
+        // Serializing plain strings and integers cannot fail.
+        Zeroizing::new(serde_json::to_string_pretty(&meta).unwrap_or_default())
+    }
+
+    fn text(&self, span: Span) -> &str {
+        let start = span.start as usize;
+        self.arena
+            .get(start..start + span.len as usize)
+            .unwrap_or_default()
+    }
+
+    /// The first-level salt text; a secret.
+    pub(crate) fn first_level_salt(&self) -> &str {
+        &self.first_level
+    }
+
+    /// Number of buckets.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Always false: a store has at least one bucket.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The bucket at `index`, if in range.
+    pub fn bucket(&self, index: usize) -> Option<SaltBucketRef<'_>> {
+        self.entries.get(index).map(|entry| SaltBucketRef {
+            store: self,
+            index,
+            entry,
+        })
+    }
+
+    /// The bucket a first-level hash falls into.
+    pub fn bucket_for(&self, first_level_hash: &[u8; 32]) -> SaltBucketRef<'_> {
+        let index = bucket_index(first_level_hash, self.entries.len());
+        SaltBucketRef {
+            store: self,
+            index,
+            // `bucket_index` is modulo the length, and the store is never empty.
+            entry: &self.entries[index],
+        }
+    }
+
+    /// Every bucket, in index order (for `/v2/identity/buckets`).
+    pub fn buckets(&self) -> impl Iterator<Item = SaltBucketRef<'_>> {
+        self.entries
+            .iter()
+            .enumerate()
+            .map(move |(index, entry)| SaltBucketRef {
+                store: self,
+                index,
+                entry,
+            })
+    }
+}
+
+impl std::fmt::Debug for SaltStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SaltStore")
+            .field("first_level", &"<redacted>")
+            .field("buckets", &self.entries.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const META: &str = r#"{
+      "version": 1, "generated": 1670883129,
+      "first_level": "fOGY/aRE44peL23i+cE9MkJrzmEeNZZziNZBfq7qqk8=",
+      "id_prefix": "b", "id_secret": "HF6Qz42HBbVHINxhh191dB09BCuTWyBkNtrNicO4ZCw=",
+      "salts": [{"effective": 1670796729291, "expires": 1766125493000,
+                 "location": "salts/salts.txt.1670796729291", "size": 3}]
+    }"#;
+    const CSV: &str = "1000000,1614556800000,vgv1BwiNRCW7F3VcNXHlZh+7oHJ4G4gCshbGcVOLnss=\n\
+        1000001,1643235130717,vgv1BwiNRCW7F3VcNXHlZh+7oHJ4G4gCshbGcVOLnsP=,1700000000000,oldsalt=\n\
+        1000002,1643235130718,third=,,,,k1,ks1,,,\n";
+
+    #[test]
+    fn reads_operator_salt_files() {
+        let s = SaltStore::from_files(META.as_bytes(), CSV.as_bytes()).unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(
+            s.first_level_salt(),
+            "fOGY/aRE44peL23i+cE9MkJrzmEeNZZziNZBfq7qqk8="
+        );
+        let b = s.bucket(1).unwrap();
+        assert_eq!(b.id(), 1_000_001);
+        assert_eq!(b.last_updated(), 1_643_235_130_717);
+        assert_eq!(
+            b.current_salt(),
+            "vgv1BwiNRCW7F3VcNXHlZh+7oHJ4G4gCshbGcVOLnsP="
+        );
+        assert_eq!(b.refresh_from(), Some(1_700_000_000_000));
+        assert_eq!(b.previous_salt(), Some("oldsalt="));
+        let c = s.bucket(2).unwrap();
+        assert_eq!(
+            (c.current_salt(), c.refresh_from(), c.previous_salt()),
+            ("third=", None, None)
+        );
+        assert!(s.bucket(3).is_none());
+        // Hashids of the numeric id with the metadata's secret, after its prefix.
+        assert_eq!(s.bucket(0).unwrap().bucket_id(), "bKaoveQoPR");
+        assert_eq!(b.bucket_id(), "b1aZVGl7aB");
+    }
+
+    #[test]
+    fn written_files_read_back_identically() {
+        let s = SaltStore::from_files(META.as_bytes(), CSV.as_bytes()).unwrap();
+        let loc = SaltFileLocation {
+            generated_s: 1,
+            effective_ms: 2,
+            expires_ms: 3,
+            location: "salts/x".into(),
+        };
+        let again =
+            SaltStore::from_files(s.metadata_json(&loc).as_bytes(), s.salts_csv().as_bytes())
+                .unwrap();
+        assert_eq!(again.first_level_salt(), s.first_level_salt());
+        assert_eq!(again.len(), s.len());
+        for (a, b) in again.buckets().zip(s.buckets()) {
+            assert_eq!(
+                (
+                    a.id(),
+                    a.last_updated(),
+                    a.current_salt(),
+                    a.refresh_from(),
+                    a.previous_salt(),
+                    a.bucket_id()
+                ),
+                (
+                    b.id(),
+                    b.last_updated(),
+                    b.current_salt(),
+                    b.refresh_from(),
+                    b.previous_salt(),
+                    b.bucket_id()
+                )
+            );
+        }
+        let meta: serde_json::Value = serde_json::from_str(&s.metadata_json(&loc)).unwrap();
+        assert_eq!(meta["salts"][0]["location"], "salts/x");
+        assert_eq!(meta["salts"][0]["size"], 3);
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        assert_eq!(
+            SaltStore::new(String::new(), vec![SaltBucket::new(1, 1, "a")]).unwrap_err(),
+            SaltError::EmptyFirstLevelSalt
+        );
+        assert_eq!(
+            SaltStore::new("x".into(), vec![]).unwrap_err(),
+            SaltError::NoBuckets
+        );
+        assert_eq!(
+            SaltStore::new("x".into(), vec![SaltBucket::new(7, 1, "")]).unwrap_err(),
+            SaltError::MissingCurrentSalt { id: 7 }
+        );
+        let err = SaltStore::from_files(META.as_bytes(), b"1,2,a\nx,2,b\n").unwrap_err();
+        assert_eq!(
+            err,
+            SaltError::Line {
+                line: 2,
+                reason: "bad bucket id"
+            }
+        );
+        let err = SaltStore::from_files(META.as_bytes(), b"1,2,a,notanumber\n").unwrap_err();
+        assert_eq!(
+            err,
+            SaltError::Line {
+                line: 1,
+                reason: "bad refreshFrom"
+            }
+        );
+        assert!(matches!(
+            SaltStore::from_files(b"{\"version\":1}", b"1,2,a\n"),
+            Err(SaltError::Metadata(_))
+        ));
+        assert_eq!(
+            SaltStore::from_files(META.as_bytes(), b"1,2\n").unwrap_err(),
+            SaltError::MissingCurrentSalt { id: 1 }
+        );
+    }
+
+    #[test]
+    fn debug_is_redacted_and_ids_fall_back_to_decimal() {
+        let s = SaltStore::new(
+            "topsecret".into(),
+            vec![SaltBucket::new(42, 1, "saltysalt")],
+        )
+        .unwrap();
+        let b = SaltBucket::new(1, 2, "saltysalt");
+        let dbg = format!("{s:?} {b:?} {:?}", s.bucket(0).unwrap());
+        assert!(
+            !dbg.contains("topsecret") && !dbg.contains("saltysalt"),
+            "{dbg}"
+        );
+        assert_eq!(s.bucket(0).unwrap().bucket_id(), "42");
+    }
+
+    #[test]
+    fn bucket_for_uses_twenty_bits_modulo_the_table() {
+        let s = SaltStore::new(
+            "x".into(),
+            (0..5)
+                .map(|i| SaltBucket::new(i, 0, format!("s{i}")))
+                .collect(),
+        )
+        .unwrap();
+        let mut flh = [0u8; 32];
+        flh[0] = 0x00;
+        flh[1] = 0x00;
+        flh[2] = 0xF3; // the high nibble of byte 2 is not used
+        assert_eq!(s.bucket_for(&flh).index(), 3);
+        flh[1] = 0x01; // 16 + 3 = 19 → 19 % 5
+        assert_eq!(s.bucket_for(&flh).index(), 4);
+        assert_eq!(
+            bucket_index(&[0xFF; 32], PRODUCTION_BUCKET_COUNT),
+            PRODUCTION_BUCKET_COUNT - 1
+        );
+        let mut flh = [0u8; 32];
+        flh[0] = 0x12;
+        flh[1] = 0x34;
+        flh[2] = 0x56;
+        assert_eq!(bucket_index(&flh, PRODUCTION_BUCKET_COUNT), 0x12346);
+    }
+}

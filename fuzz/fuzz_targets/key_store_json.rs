@@ -1,0 +1,24 @@
+#![no_main]
+//! Any bytes as keysets.json + keyset_keys.json (split at the first NUL) load or fail
+//! cleanly; a loaded store answers lookups and writes itself back without panicking.
+
+use euid_token::KeyStore;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let split = data.iter().position(|&b| b == 0).unwrap_or(data.len());
+    let (keysets, keys) = data.split_at(split);
+    let keys = keys.get(1..).unwrap_or_default();
+    if let Ok(store) = KeyStore::from_json(keysets, keys) {
+        for k in store.keys() {
+            let _ = store.key_by_id(k.id);
+            let _ = store.active_key(k.keyset_id, k.activates.saturating_mul(1000));
+            let _ = k.to_sdk_json(None);
+        }
+        for ks in store.keysets() {
+            let _ = store.site_key(ks.site_id, 0);
+        }
+        let _ = store.keysets_json();
+        let _ = store.keyset_keys_json();
+    }
+});
