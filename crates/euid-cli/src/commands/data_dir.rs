@@ -1,0 +1,46 @@
+//! `euid init` and `euid keys rotate`: the operator library's data-directory functions.
+
+use std::io::Write;
+use std::path::Path;
+
+use euid_operator::{init_data_dir, rotate_keys, InitOptions, RotateOptions};
+
+use crate::cli::InitArgs;
+use crate::error::{CliError, CliResult};
+use crate::io_util::print_json;
+
+/// `euid init DATA_DIR`: what the operator does on first start; reuses an existing directory.
+pub(crate) fn init(args: &InitArgs, stdout: &mut dyn Write) -> CliResult<u8> {
+    let report = init_data_dir(&args.data_dir, &InitOptions::default())
+        .map_err(|e| CliError::failed(format!("cannot initialize {}: {e}", args.data_dir.display())))?;
+    // The secrets stay in demo-client.json; only where to find them is printed.
+    print_json(
+        stdout,
+        &serde_json::json!({
+            "data_dir": args.data_dir.display().to_string(),
+            "created": report.created,
+            "demo_client_file": args.data_dir.join("demo-client.json").display().to_string(),
+            "site_id": report.demo_client.site_id,
+        }),
+    )?;
+    Ok(0)
+}
+
+/// `euid keys rotate DATA_DIR`: new keys that activate later; old ones stay until they expire.
+pub(crate) fn rotate(data_dir: &Path, stdout: &mut dyn Write) -> CliResult<u8> {
+    let rotated = rotate_keys(data_dir, &RotateOptions::default())
+        .map_err(|e| CliError::failed(format!("cannot rotate keys in {}: {e}", data_dir.display())))?;
+    let keys: Vec<_> = rotated
+        .iter()
+        .map(|k| {
+            serde_json::json!({
+                "keyset_id": k.keyset_id,
+                "key_id": k.key_id,
+                "activates": k.activates,
+                "expires": k.expires,
+            })
+        })
+        .collect();
+    print_json(stdout, &serde_json::json!({ "rotated": keys }))?;
+    Ok(0)
+}
