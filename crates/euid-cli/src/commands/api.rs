@@ -20,7 +20,9 @@ pub(crate) fn generate(args: &GenerateArgs, stdout: &mut dyn Write) -> CliResult
         CliError::invalid("no API key: give --api-key, set EUID_API_KEY, or use --demo DATA_DIR")
     })?;
     let secret = secret.ok_or_else(|| {
-        CliError::invalid("no client secret: give --secret, set EUID_SECRET, or use --demo DATA_DIR")
+        CliError::invalid(
+            "no client secret: give --secret, set EUID_SECRET, or use --demo DATA_DIR",
+        )
     })?;
     let secret = parse_client_secret(&secret)?;
 
@@ -33,7 +35,12 @@ pub(crate) fn generate(args: &GenerateArgs, stdout: &mut dyn Write) -> CliResult
     let nonce = random_nonce();
     let envelope = seal_request(&secret, now_ms(), nonce, json.as_bytes());
     let url = http::endpoint(&args.connection.url, "/v2/token/generate")?;
-    let response = http::post(&url, Some(&api_key), envelope.as_bytes(), timeout(&args.connection))?;
+    let response = http::post(
+        &url,
+        Some(&api_key),
+        envelope.as_bytes(),
+        timeout(&args.connection),
+    )?;
     check_ok(&response)?;
     let json = open_response(&secret, &response.body, Some(nonce))?;
     print_line(stdout, utf8(&json, "the decrypted response")?)?;
@@ -41,7 +48,11 @@ pub(crate) fn generate(args: &GenerateArgs, stdout: &mut dyn Write) -> CliResult
 }
 
 /// `euid refresh`: POST the refresh token, decrypt the answer with its `refresh_response_key`.
-pub(crate) fn refresh(args: &RefreshArgs, stdin: &mut dyn Read, stdout: &mut dyn Write) -> CliResult<u8> {
+pub(crate) fn refresh(
+    args: &RefreshArgs,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+) -> CliResult<u8> {
     let (token, key) = match (&args.refresh_token, &args.refresh_response_key) {
         (Some(token), Some(key)) => (token.trim().to_owned(), key.trim().to_owned()),
         _ => tokens_from_stdin(stdin)?,
@@ -50,7 +61,12 @@ pub(crate) fn refresh(args: &RefreshArgs, stdin: &mut dyn Read, stdout: &mut dyn
     // The API key is optional for refresh; a secret is not needed at all.
     let Credentials { api_key, .. } = credentials::resolve(&args.connection)?;
     let url = http::endpoint(&args.connection.url, "/v2/token/refresh")?;
-    let response = http::post(&url, api_key.as_deref(), token.as_bytes(), timeout(&args.connection))?;
+    let response = http::post(
+        &url,
+        api_key.as_deref(),
+        token.as_bytes(),
+        timeout(&args.connection),
+    )?;
     check_ok(&response)?;
     let json = open_refresh_response(&key, &response.body)?;
     print_line(stdout, utf8(&json, "the decrypted response")?)?;
@@ -67,7 +83,9 @@ fn identity_field(args: &GenerateArgs) -> CliResult<(&'static str, String)> {
     candidates
         .into_iter()
         .find_map(|(name, value)| value.as_ref().map(|v| (name, v.clone())))
-        .ok_or_else(|| CliError::invalid("give one of --email, --email-hash, --phone, --phone-hash"))
+        .ok_or_else(|| {
+            CliError::invalid("give one of --email, --email-hash, --phone, --phone-hash")
+        })
 }
 
 /// The refresh token and key from the JSON `euid generate` or `euid refresh` printed: the whole
@@ -86,7 +104,10 @@ fn tokens_from_stdin(stdin: &mut dyn Read) -> CliResult<(String, String)> {
     match (field("refresh_token"), field("refresh_response_key")) {
         (Some(token), Some(key)) => Ok((token, key)),
         _ => {
-            let status = value.get("status").and_then(|s| s.as_str()).unwrap_or("none");
+            let status = value
+                .get("status")
+                .and_then(|s| s.as_str())
+                .unwrap_or("none");
             Err(CliError::invalid(format!(
                 "the JSON on stdin has no refresh_token and refresh_response_key (status: {status})"
             )))
@@ -100,7 +121,10 @@ fn check_ok(response: &HttpResponse) -> CliResult {
         return Ok(());
     }
     let body = String::from_utf8_lossy(response.body.trim_ascii());
-    Err(CliError::failed(format!("the operator answered HTTP {}: {body}", response.status)))
+    Err(CliError::failed(format!(
+        "the operator answered HTTP {}: {body}",
+        response.status
+    )))
 }
 
 fn timeout(args: &ConnectionArgs) -> Duration {

@@ -12,7 +12,11 @@ use crate::error::{CliError, CliResult};
 use crate::io_util::{print_line, read_stdin, utf8};
 
 /// `euid encrypt-request SECRET`: JSON on stdin, base64 envelope on stdout.
-pub(crate) fn encrypt_request(args: &EncryptRequestArgs, stdin: &mut dyn Read, stdout: &mut dyn Write) -> CliResult<u8> {
+pub(crate) fn encrypt_request(
+    args: &EncryptRequestArgs,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+) -> CliResult<u8> {
     let secret = parse_client_secret(&args.secret)?;
     let nonce = match &args.nonce {
         Some(hex) => parse_nonce(hex)?,
@@ -28,7 +32,11 @@ pub(crate) fn encrypt_request(args: &EncryptRequestArgs, stdin: &mut dyn Read, s
 }
 
 /// `euid decrypt-response SECRET`: an operator response on stdin, its JSON on stdout.
-pub(crate) fn decrypt_response(args: &DecryptResponseArgs, stdin: &mut dyn Read, stdout: &mut dyn Write) -> CliResult<u8> {
+pub(crate) fn decrypt_response(
+    args: &DecryptResponseArgs,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+) -> CliResult<u8> {
     let input = read_stdin(stdin)?;
     let json = if args.refresh {
         let key = parse_refresh_response_key(&args.secret)?;
@@ -43,14 +51,29 @@ pub(crate) fn decrypt_response(args: &DecryptResponseArgs, stdin: &mut dyn Read,
 }
 
 /// Seals `json` (possibly empty) into a request envelope, as base64 text.
-pub(crate) fn seal_request(secret: &ClientSecret, timestamp_ms: i64, nonce: [u8; 8], json: &[u8]) -> String {
+pub(crate) fn seal_request(
+    secret: &ClientSecret,
+    timestamp_ms: i64,
+    nonce: [u8; 8],
+    json: &[u8],
+) -> String {
     let mut rng = BatchedOsRandom::new();
-    STANDARD.encode(euid_envelope::seal_request(secret, timestamp_ms, nonce, json, &mut rng))
+    STANDARD.encode(euid_envelope::seal_request(
+        secret,
+        timestamp_ms,
+        nonce,
+        json,
+        &mut rng,
+    ))
 }
 
 /// Opens a response envelope (base64 text or raw bytes), or reports the operator's plain-JSON
 /// error answer.
-pub(crate) fn open_response(secret: &ClientSecret, body: &[u8], nonce: Option<[u8; 8]>) -> CliResult<Vec<u8>> {
+pub(crate) fn open_response(
+    secret: &ClientSecret,
+    body: &[u8],
+    nonce: Option<[u8; 8]>,
+) -> CliResult<Vec<u8>> {
     let sealed = response_bytes(body)?;
     let opened = euid_envelope::open_response(secret, sealed, nonce)
         .map_err(|e| CliError::failed(format!("cannot decrypt the response: {e}")))?;
@@ -73,8 +96,11 @@ fn response_bytes(body: &[u8]) -> CliResult<&[u8]> {
         return Err(CliError::failed("the response is empty"));
     }
     if text.first() == Some(&b'{') {
-        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(text) {
-            return Err(CliError::failed(format!("the operator answered with an error: {value}")));
+        if serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok() {
+            let body = String::from_utf8_lossy(text);
+            return Err(CliError::failed(format!(
+                "the operator answered with an error: {body}"
+            )));
         }
     }
     let is_text = text
@@ -87,7 +113,7 @@ fn response_bytes(body: &[u8]) -> CliResult<&[u8]> {
 /// The client secret, without ever echoing it.
 pub(crate) fn parse_client_secret(text: &str) -> CliResult<ClientSecret> {
     // SecretError's text never holds the secret.
-    ClientSecret::from_base64(text.trim()).map_err(|e| CliError::invalid(format!("invalid {e}")))
+    ClientSecret::from_base64(text.trim()).map_err(|e| CliError::invalid(e.to_string()))
 }
 
 /// A `refresh_response_key`, without ever echoing it.
@@ -101,12 +127,17 @@ pub(crate) fn parse_nonce(hex: &str) -> CliResult<[u8; 8]> {
     let hex = hex.trim();
     let digits = hex.as_bytes();
     if digits.len() != 16 {
-        return Err(CliError::invalid("the nonce must be 16 hex digits (8 bytes)"));
+        return Err(CliError::invalid(
+            "the nonce must be 16 hex digits (8 bytes)",
+        ));
     }
     let mut nonce = [0u8; 8];
     for (byte, pair) in nonce.iter_mut().zip(digits.chunks_exact(2)) {
-        let pair = std::str::from_utf8(pair).ok().and_then(|p| u8::from_str_radix(p, 16).ok());
-        *byte = pair.ok_or_else(|| CliError::invalid("the nonce must be 16 hex digits (8 bytes)"))?;
+        let pair = std::str::from_utf8(pair)
+            .ok()
+            .and_then(|p| u8::from_str_radix(p, 16).ok());
+        *byte =
+            pair.ok_or_else(|| CliError::invalid("the nonce must be 16 hex digits (8 bytes)"))?;
     }
     Ok(nonce)
 }
@@ -125,7 +156,9 @@ fn check_json_object(json: &[u8]) -> CliResult {
     }
     match serde_json::from_slice::<serde_json::Value>(json) {
         Ok(serde_json::Value::Object(_)) => Ok(()),
-        Ok(_) => Err(CliError::invalid("stdin must hold a JSON object (or nothing, for the key endpoints)")),
+        Ok(_) => Err(CliError::invalid(
+            "stdin must hold a JSON object (or nothing, for the key endpoints)",
+        )),
         Err(e) => Err(CliError::invalid(format!("stdin is not valid JSON: {e}"))),
     }
 }

@@ -30,16 +30,22 @@ struct KeyJson {
 pub(crate) fn decrypt(args: &TokenDecryptArgs, stdout: &mut dyn Write) -> CliResult<u8> {
     let store = load_keys(&args.keys)?;
     // The decoder fails tokens that expired before `now`; the earliest time fails none.
-    let now = if args.ignore_expiry { i64::MIN } else { now_ms() };
-    let token = euid_token::decode_advertising_token(&store, args.token.trim(), now).map_err(|e| match e {
-        TokenError::Expired { expires_ms } => CliError::failed(format!(
-            "the token expired at {expires_ms} (Unix ms); --ignore-expiry decodes it anyway"
-        )),
-        TokenError::UnknownMasterKey(_) | TokenError::UnknownSiteKey(_) => {
-            CliError::failed(format!("cannot decrypt the token: {e} in {}", args.keys.display()))
-        }
-        other => CliError::failed(format!("cannot decrypt the token: {other}")),
-    })?;
+    let now = if args.ignore_expiry {
+        i64::MIN
+    } else {
+        now_ms()
+    };
+    let token = euid_token::decode_advertising_token(&store, args.token.trim(), now).map_err(
+        |e| match e {
+            TokenError::Expired { expires_ms } => CliError::failed(format!(
+                "the token expired at {expires_ms} (Unix ms); --ignore-expiry decodes it anyway"
+            )),
+            TokenError::UnknownMasterKey(_) | TokenError::UnknownSiteKey(_) => CliError::failed(
+                format!("cannot decrypt the token: {e} in {}", args.keys.display()),
+            ),
+            other => CliError::failed(format!("cannot decrypt the token: {other}")),
+        },
+    )?;
     print_json(stdout, &token_json(&token))?;
     Ok(0)
 }
@@ -87,11 +93,18 @@ fn load_keys(path: &Path) -> CliResult<KeyStore> {
     let bytes = read_file(path)?;
     let shown = path.display();
     // serde's data errors can quote values (secrets here): report the position only.
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| CliError::invalid(format!("{shown} is not valid JSON (line {}, column {})", e.line(), e.column())))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        CliError::invalid(format!(
+            "{shown} is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
     let body = value.get("body").unwrap_or(&value);
     let keys = body.get("keys").ok_or_else(|| {
-        CliError::invalid(format!("{shown} has no \"keys\": expected a /v2/key/bidstream or /v2/key/sharing response"))
+        CliError::invalid(format!(
+            "{shown} has no \"keys\": expected a /v2/key/bidstream or /v2/key/sharing response"
+        ))
     })?;
     let keys: Vec<KeyJson> = serde_json::from_value(keys.clone()).map_err(|_| {
         CliError::invalid(format!(
@@ -101,10 +114,21 @@ fn load_keys(path: &Path) -> CliResult<KeyStore> {
     let keys = keys
         .into_iter()
         .map(|k| {
-            let secret = AesGcmKey::from_base64(&k.secret)
-                .map_err(|_| CliError::invalid(format!("{shown}: key {} has a secret that is not base64 of 32 bytes", k.id)))?;
+            let secret = AesGcmKey::from_base64(&k.secret).map_err(|_| {
+                CliError::invalid(format!(
+                    "{shown}: key {} has a secret that is not base64 of 32 bytes",
+                    k.id
+                ))
+            })?;
             // Tokens name their keys by id, so the keyset only matters when the file gives one.
-            Ok(Key::new(k.id, k.keyset_id.unwrap_or(0), k.created, k.activates, k.expires, secret))
+            Ok(Key::new(
+                k.id,
+                k.keyset_id.unwrap_or(0),
+                k.created,
+                k.activates,
+                k.expires,
+                secret,
+            ))
         })
         .collect::<CliResult<Vec<Key>>>()?;
     KeyStore::new(Vec::new(), keys).map_err(|e| CliError::invalid(format!("{shown}: {e}")))
