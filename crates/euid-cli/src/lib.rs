@@ -67,10 +67,13 @@ fn report_clap_error(err: &clap::Error, stdout: &mut dyn Write, stderr: &mut dyn
             EXIT_INVALID
         }
         _ => {
+            // The message is the first paragraph (it may list missing arguments on further
+            // lines); the usage and tips after it would make it more than one line.
             let rendered = err.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid usage");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            let _ = writeln!(stderr, "euid: {first} (see 'euid --help')");
+            let paragraph = rendered.split("\n\n").next().unwrap_or("invalid usage");
+            let message = paragraph.split_whitespace().collect::<Vec<_>>().join(" ");
+            let message = message.strip_prefix("error: ").unwrap_or(&message);
+            let _ = writeln!(stderr, "euid: {message} (see 'euid --help')");
             EXIT_INVALID
         }
     }
