@@ -95,13 +95,12 @@ fn response_bytes(body: &[u8]) -> CliResult<&[u8]> {
     if text.is_empty() {
         return Err(CliError::failed("the response is empty"));
     }
-    if text.first() == Some(&b'{') {
-        if serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok() {
-            let body = String::from_utf8_lossy(text);
-            return Err(CliError::failed(format!(
-                "the operator answered with an error: {body}"
-            )));
-        }
+    if text.first() == Some(&b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok()
+    {
+        let body = String::from_utf8_lossy(text);
+        return Err(CliError::failed(format!(
+            "the operator answered with an error: {body}"
+        )));
     }
     let is_text = text
         .iter()
