@@ -108,9 +108,10 @@ pub(crate) struct DecryptResponseArgs {
 /// How to reach the operator and authenticate.
 #[derive(Debug, Args)]
 pub(crate) struct ConnectionArgs {
-    /// The operator's base URL (plain HTTP).
-    #[arg(long, default_value = DEFAULT_URL, env = "EUID_URL")]
-    pub(crate) url: String,
+    /// The operator's base URL, plain HTTP [default: the `base_url` of --demo's
+    /// demo-client.json, else http://127.0.0.1:8080].
+    #[arg(long, env = "EUID_URL")]
+    pub(crate) url: Option<String>,
     /// The API key (sent as `Authorization: Bearer KEY`).
     #[arg(long, env = "EUID_API_KEY", hide_env_values = true)]
     pub(crate) api_key: Option<String>,

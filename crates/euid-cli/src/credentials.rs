@@ -2,15 +2,17 @@
 
 use std::path::Path;
 
-use crate::cli::ConnectionArgs;
+use crate::cli::{ConnectionArgs, DEFAULT_URL};
 use crate::error::{CliError, CliResult};
 use crate::io_util::read_file;
 
 /// The file `--demo DATA_DIR` reads.
 pub(crate) const DEMO_CLIENT_FILE: &str = "demo-client.json";
 
-/// An API key and client secret (base64 text); neither is ever printed.
+/// Where to send requests, with which API key and client secret (base64 text); neither
+/// secret is ever printed.
 pub(crate) struct Credentials {
+    pub(crate) url: String,
     pub(crate) api_key: Option<String>,
     pub(crate) secret: Option<String>,
 }
@@ -24,6 +26,7 @@ impl std::fmt::Debug for Credentials {
 /// Flags and environment variables win over `--demo`; `--demo` fills in what they leave out.
 pub(crate) fn resolve(args: &ConnectionArgs) -> CliResult<Credentials> {
     let mut creds = Credentials {
+        url: args.url.clone().unwrap_or_default(),
         api_key: args.api_key.clone(),
         secret: args.secret.clone(),
     };
@@ -31,6 +34,12 @@ pub(crate) fn resolve(args: &ConnectionArgs) -> CliResult<Credentials> {
         let demo = read_demo_client(dir)?;
         creds.api_key = creds.api_key.or(Some(demo.api_key));
         creds.secret = creds.secret.or(Some(demo.secret));
+        if creds.url.is_empty() {
+            creds.url = demo.base_url.unwrap_or_default();
+        }
+    }
+    if creds.url.is_empty() {
+        DEFAULT_URL.clone_into(&mut creds.url);
     }
     Ok(creds)
 }
@@ -38,6 +47,7 @@ pub(crate) fn resolve(args: &ConnectionArgs) -> CliResult<Credentials> {
 struct DemoClient {
     api_key: String,
     secret: String,
+    base_url: Option<String>,
 }
 
 fn read_demo_client(dir: &Path) -> CliResult<DemoClient> {
@@ -55,5 +65,10 @@ fn read_demo_client(dir: &Path) -> CliResult<DemoClient> {
     })?;
     let secret = field(&["secret", "client_secret"])
         .ok_or_else(|| CliError::invalid(format!("{} has no \"secret\" string", path.display())))?;
-    Ok(DemoClient { api_key, secret })
+    let base_url = field(&["base_url"]);
+    Ok(DemoClient {
+        api_key,
+        secret,
+        base_url,
+    })
 }

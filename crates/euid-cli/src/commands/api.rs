@@ -15,7 +15,11 @@ use crate::io_util::{print_line, read_stdin, utf8};
 
 /// `euid generate`: encrypt the identity request, POST it, decrypt and print the answer.
 pub(crate) fn generate(args: &GenerateArgs, stdout: &mut dyn Write) -> CliResult<u8> {
-    let Credentials { api_key, secret } = credentials::resolve(&args.connection)?;
+    let Credentials {
+        url,
+        api_key,
+        secret,
+    } = credentials::resolve(&args.connection)?;
     let api_key = api_key.ok_or_else(|| {
         CliError::invalid("no API key: give --api-key, set EUID_API_KEY, or use --demo DATA_DIR")
     })?;
@@ -34,7 +38,7 @@ pub(crate) fn generate(args: &GenerateArgs, stdout: &mut dyn Write) -> CliResult
 
     let nonce = random_nonce();
     let envelope = seal_request(&secret, now_ms(), nonce, json.as_bytes());
-    let url = http::endpoint(&args.connection.url, "/v2/token/generate")?;
+    let url = http::endpoint(&url, "/v2/token/generate")?;
     let response = http::post(
         &url,
         Some(&api_key),
@@ -59,8 +63,8 @@ pub(crate) fn refresh(
     };
     let key = parse_refresh_response_key(&key)?;
     // The API key is optional for refresh; a secret is not needed at all.
-    let Credentials { api_key, .. } = credentials::resolve(&args.connection)?;
-    let url = http::endpoint(&args.connection.url, "/v2/token/refresh")?;
+    let Credentials { url, api_key, .. } = credentials::resolve(&args.connection)?;
+    let url = http::endpoint(&url, "/v2/token/refresh")?;
     let response = http::post(
         &url,
         api_key.as_deref(),
