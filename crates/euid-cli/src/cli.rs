@@ -234,10 +234,17 @@ pub(crate) struct InitArgs {
 pub(crate) enum KeysCommand {
     /// Add new keys that activate after a delay; old keys stay until they expire.
     #[command(
-        after_help = "Example:\n  euid keys rotate euid-data\n\nA running operator picks the new keys up when it reloads the data directory."
+        after_help = "Examples:\n  euid keys rotate euid-data\n  euid keys rotate euid-data --activates-in 600 --lifetime 2592000\n\nA running operator picks the new keys up when it reloads the data directory."
     )]
     Rotate {
         /// The operator data directory.
         data_dir: PathBuf,
+        /// Seconds from now until the new keys activate, so every operator and SDK holds them
+        /// before they are used.
+        #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+        activates_in: i64,
+        /// Lifetime of the new keys after activation, in seconds (default: 365 days).
+        #[arg(long, value_name = "SECONDS", default_value_t = 365 * 86_400)]
+        lifetime: i64,
     },
 }
