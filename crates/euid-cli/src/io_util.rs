@@ -51,9 +51,11 @@ pub(crate) fn print_line(stdout: &mut dyn Write, text: &str) -> CliResult {
     }
 }
 
-/// Prints a JSON value on one line.
-pub(crate) fn print_json(stdout: &mut dyn Write, value: &serde_json::Value) -> CliResult {
-    print_line(stdout, &value.to_string())
+/// Prints a value as JSON on one line.
+pub(crate) fn print_json(stdout: &mut dyn Write, value: &impl serde::Serialize) -> CliResult {
+    let text = serde_json::to_string(value)
+        .map_err(|e| CliError::failed(format!("cannot format the output as JSON: {e}")))?;
+    print_line(stdout, &text)
 }
 
 /// Bytes as text, or an invalid-input error naming what they are.

@@ -2,6 +2,7 @@
 
 mod api;
 mod envelope;
+mod identity;
 mod token;
 
 use std::io::{Read, Write};
@@ -22,7 +23,8 @@ pub(crate) fn dispatch(
         Command::DecryptResponse(args) => envelope::decrypt_response(&args, stdin, stdout),
         Command::Generate(args) => api::generate(&args, stdout),
         Command::Refresh(args) => api::refresh(&args, stdin, stdout),
-        Command::Normalize(_) | Command::Hash(_) => Err(not_landed("euid-normalize")),
+        Command::Normalize(args) => identity::normalize(&args, stdout),
+        Command::Hash(args) => identity::hash(&args, stdout),
         Command::Tcf(TcfCommand::Decode { .. } | TcfCommand::Check { .. }) => {
             Err(not_landed("euid-tcf"))
         }

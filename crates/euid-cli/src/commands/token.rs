@@ -50,42 +50,73 @@ pub(crate) fn decrypt(args: &TokenDecryptArgs, stdout: &mut dyn Write) -> CliRes
     Ok(0)
 }
 
-fn token_json(token: &AdvertisingToken) -> serde_json::Value {
-    let version = match token.version {
-        TokenVersion::V2 => 2,
-        TokenVersion::V3 => 3,
-        TokenVersion::V4 => 4,
-    };
-    let identity_type = match token.identity_type {
-        IdentityType::Email => "email",
-        IdentityType::Phone => "phone",
-    };
-    let operator = token.operator.map(|op| {
-        serde_json::json!({
-            "site_id": op.site_id,
-            "type": op.operator_type,
-            "version": op.version,
-            "key_id": op.key_id,
-        })
-    });
-    serde_json::json!({
-        "version": version,
-        "scope": token.scope.as_str(),
-        "identity_type": identity_type,
-        "raw_uid": token.raw_uid.to_base64(),
-        "site_id": token.site_id,
-        "publisher_id": token.publisher_id,
-        "client_key_id": token.client_key_id,
-        "site_key_id": token.site_key_id,
-        "master_key_id": token.master_key_id,
-        "expires": token.expires_ms,
-        "created": token.created_ms,
-        "established": token.established_ms,
-        "refreshed": token.refreshed_ms,
-        "privacy_bits": token.privacy_bits,
-        "is_client_side_generated": token.privacy_bits & PRIVACY_BIT_CLIENT_SIDE != 0,
-        "operator": operator,
-    })
+/// What `euid token decrypt` prints, in this order.
+#[derive(serde::Serialize)]
+struct DecodedToken {
+    version: u8,
+    scope: &'static str,
+    identity_type: &'static str,
+    /// Standard base64, as the SDKs report it.
+    raw_uid: String,
+    site_id: i32,
+    publisher_id: i64,
+    client_key_id: i32,
+    site_key_id: i32,
+    master_key_id: i32,
+    /// Unix ms.
+    expires: i64,
+    /// Unix ms; absent in v2.
+    created: Option<i64>,
+    /// Unix ms.
+    established: i64,
+    /// Unix ms; absent in v2.
+    refreshed: Option<i64>,
+    privacy_bits: u32,
+    is_client_side_generated: bool,
+    /// Absent in v2.
+    operator: Option<DecodedOperator>,
+}
+
+#[derive(serde::Serialize)]
+struct DecodedOperator {
+    site_id: i32,
+    #[serde(rename = "type")]
+    operator_type: u8,
+    version: i32,
+    key_id: i32,
+}
+
+fn token_json(token: &AdvertisingToken) -> DecodedToken {
+    DecodedToken {
+        version: match token.version {
+            TokenVersion::V2 => 2,
+            TokenVersion::V3 => 3,
+            TokenVersion::V4 => 4,
+        },
+        scope: token.scope.as_str(),
+        identity_type: match token.identity_type {
+            IdentityType::Email => "email",
+            IdentityType::Phone => "phone",
+        },
+        raw_uid: token.raw_uid.to_base64(),
+        site_id: token.site_id,
+        publisher_id: token.publisher_id,
+        client_key_id: token.client_key_id,
+        site_key_id: token.site_key_id,
+        master_key_id: token.master_key_id,
+        expires: token.expires_ms,
+        created: token.created_ms,
+        established: token.established_ms,
+        refreshed: token.refreshed_ms,
+        privacy_bits: token.privacy_bits,
+        is_client_side_generated: token.privacy_bits & PRIVACY_BIT_CLIENT_SIDE != 0,
+        operator: token.operator.map(|op| DecodedOperator {
+            site_id: op.site_id,
+            operator_type: op.operator_type,
+            version: op.version,
+            key_id: op.key_id,
+        }),
+    }
 }
 
 /// The keys of a key response file: the whole `{"status":…,"body":{…}}` or the body alone.
