@@ -3,6 +3,7 @@
 mod api;
 mod envelope;
 mod identity;
+mod tcf;
 mod token;
 
 use std::io::{Read, Write};
@@ -25,9 +26,12 @@ pub(crate) fn dispatch(
         Command::Refresh(args) => api::refresh(&args, stdin, stdout),
         Command::Normalize(args) => identity::normalize(&args, stdout),
         Command::Hash(args) => identity::hash(&args, stdout),
-        Command::Tcf(TcfCommand::Decode { .. } | TcfCommand::Check { .. }) => {
-            Err(not_landed("euid-tcf"))
-        }
+        Command::Tcf(TcfCommand::Decode { string }) => tcf::decode(&string, stdout),
+        Command::Tcf(TcfCommand::Check {
+            string,
+            vendor,
+            purposes,
+        }) => tcf::check(&string, vendor, purposes.as_deref(), stdout),
         Command::Token(TokenCommand::Decrypt(args)) => token::decrypt(&args, stdout),
         Command::Init(_) | Command::Keys(KeysCommand::Rotate { .. }) => {
             Err(not_landed("euid-operator"))

@@ -9,22 +9,41 @@ use crate::io_util::print_json;
 
 /// `euid tcf decode STRING`: every field as one JSON object.
 pub(crate) fn decode(text: &str, stdout: &mut dyn Write) -> CliResult<u8> {
-    let model = euid_tcf::decode(text.trim()).map_err(invalid_string)?;
-    let value = serde_json::to_value(&model)
-        .map_err(|e| CliError::failed(format!("cannot format the decoded string: {e}")))?;
-    print_json(stdout, &value)?;
+    let mut model = euid_tcf::decode(text.trim()).map_err(invalid_string)?;
+    // The string may list restrictions in any order; print them in one canonical order
+    // (the IAB reference decoder's: by purpose, then restriction type).
+    model
+        .publisher_restrictions
+        .sort_by_key(|r| (r.purpose_id, r.restriction_type));
+    print_json(stdout, &model)?;
     Ok(0)
 }
 
+/// What `euid tcf check` prints, in this order.
+#[derive(serde::Serialize)]
+struct Verdict<'a> {
+    vendor: u16,
+    purposes: &'a [u8],
+    sufficient: bool,
+    missing_purposes: Vec<u8>,
+}
+
 /// `euid tcf check STRING`: the EUID policy verdict; exit 1 when consent is insufficient.
-pub(crate) fn check(text: &str, vendor: Option<u16>, purposes: Option<&[u8]>, stdout: &mut dyn Write) -> CliResult<u8> {
+pub(crate) fn check(
+    text: &str,
+    vendor: Option<u16>,
+    purposes: Option<&[u8]>,
+    stdout: &mut dyn Write,
+) -> CliResult<u8> {
     let mut policy = ConsentPolicy::default();
     if let Some(vendor) = vendor {
         policy.vendor_id = vendor;
     }
     if let Some(purposes) = purposes {
         if let Some(bad) = purposes.iter().find(|p| !(1..=24).contains(*p)) {
-            return Err(CliError::invalid(format!("purpose {bad} is out of range: purposes are 1 to 24")));
+            return Err(CliError::invalid(format!(
+                "purpose {bad} is out of range: purposes are 1 to 24"
+            )));
         }
         policy.purposes = purposes.to_vec();
     }
@@ -35,12 +54,12 @@ pub(crate) fn check(text: &str, vendor: Option<u16>, purposes: Option<&[u8]>, st
     };
     print_json(
         stdout,
-        &serde_json::json!({
-            "vendor": policy.vendor_id,
-            "purposes": policy.purposes,
-            "sufficient": sufficient,
-            "missing_purposes": missing,
-        }),
+        &Verdict {
+            vendor: policy.vendor_id,
+            purposes: &policy.purposes,
+            sufficient,
+            missing_purposes: missing,
+        },
     )?;
     Ok(if sufficient { 0 } else { EXIT_FAILED })
 }
