@@ -11,8 +11,12 @@ use crate::io_util::print_json;
 
 /// `euid init DATA_DIR`: what the operator does on first start; reuses an existing directory.
 pub(crate) fn init(args: &InitArgs, stdout: &mut dyn Write) -> CliResult<u8> {
-    let report = init_data_dir(&args.data_dir, &InitOptions::default())
-        .map_err(|e| CliError::failed(format!("cannot initialize {}: {e}", args.data_dir.display())))?;
+    let report = init_data_dir(&args.data_dir, &InitOptions::default()).map_err(|e| {
+        CliError::failed(format!(
+            "cannot initialize {}: {e}",
+            args.data_dir.display()
+        ))
+    })?;
     // The secrets stay in demo-client.json; only where to find them is printed.
     print_json(
         stdout,
@@ -27,9 +31,24 @@ pub(crate) fn init(args: &InitArgs, stdout: &mut dyn Write) -> CliResult<u8> {
 }
 
 /// `euid keys rotate DATA_DIR`: new keys that activate later; old ones stay until they expire.
-pub(crate) fn rotate(data_dir: &Path, stdout: &mut dyn Write) -> CliResult<u8> {
-    let rotated = rotate_keys(data_dir, &RotateOptions::default())
-        .map_err(|e| CliError::failed(format!("cannot rotate keys in {}: {e}", data_dir.display())))?;
+pub(crate) fn rotate(
+    data_dir: &Path,
+    activates_in_seconds: i64,
+    lifetime_seconds: i64,
+    stdout: &mut dyn Write,
+) -> CliResult<u8> {
+    if activates_in_seconds < 0 || lifetime_seconds <= 0 {
+        return Err(CliError::invalid(
+            "--activates-in must not be negative and --lifetime must be positive",
+        ));
+    }
+    let options = RotateOptions {
+        activates_in_seconds,
+        lifetime_seconds,
+    };
+    let rotated = rotate_keys(data_dir, &options).map_err(|e| {
+        CliError::failed(format!("cannot rotate keys in {}: {e}", data_dir.display()))
+    })?;
     let keys: Vec<_> = rotated
         .iter()
         .map(|k| {

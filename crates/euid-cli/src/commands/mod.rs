@@ -1,6 +1,7 @@
 //! One module per command family; `dispatch` routes a parsed command line to them.
 
 mod api;
+mod data_dir;
 mod envelope;
 mod identity;
 mod tcf;
@@ -9,7 +10,7 @@ mod token;
 use std::io::{Read, Write};
 
 use crate::cli::{Command, KeysCommand, TcfCommand, TokenCommand};
-use crate::error::{CliError, CliResult};
+use crate::error::CliResult;
 
 /// Runs one command and returns its exit code (0, or 1 for `tcf check` on insufficient consent).
 pub(crate) fn dispatch(
@@ -33,15 +34,11 @@ pub(crate) fn dispatch(
             purposes,
         }) => tcf::check(&string, vendor, purposes.as_deref(), stdout),
         Command::Token(TokenCommand::Decrypt(args)) => token::decrypt(&args, stdout),
-        Command::Init(_) | Command::Keys(KeysCommand::Rotate { .. }) => {
-            Err(not_landed("euid-operator"))
-        }
+        Command::Init(args) => data_dir::init(&args, stdout),
+        Command::Keys(KeysCommand::Rotate {
+            data_dir: dir,
+            activates_in,
+            lifetime,
+        }) => data_dir::rotate(&dir, activates_in, lifetime, stdout),
     }
-}
-
-// Temporary while the core crates land on main (issue 8); removed once every command is built.
-fn not_landed(dependency: &str) -> CliError {
-    CliError::failed(format!(
-        "this command is not built yet: it waits for {dependency}"
-    ))
 }
