@@ -9,6 +9,25 @@ use crate::cli::InitArgs;
 use crate::error::{CliError, CliResult};
 use crate::io_util::print_json;
 
+/// What `euid init` prints, in this order: never the credentials themselves.
+#[derive(serde::Serialize)]
+struct Initialized<'a> {
+    data_dir: String,
+    /// Files this run created (empty when the directory was complete).
+    created: &'a [String],
+    demo_client_file: String,
+    site_id: i32,
+}
+
+/// One key added by `euid keys rotate` (times in epoch seconds).
+#[derive(serde::Serialize)]
+struct Rotated {
+    keyset_id: i32,
+    key_id: i32,
+    activates: i64,
+    expires: i64,
+}
+
 /// `euid init DATA_DIR`: what the operator does on first start; reuses an existing directory.
 pub(crate) fn init(args: &InitArgs, stdout: &mut dyn Write) -> CliResult<u8> {
     let report = init_data_dir(&args.data_dir, &InitOptions::default()).map_err(|e| {
@@ -20,12 +39,12 @@ pub(crate) fn init(args: &InitArgs, stdout: &mut dyn Write) -> CliResult<u8> {
     // The secrets stay in demo-client.json; only where to find them is printed.
     print_json(
         stdout,
-        &serde_json::json!({
-            "data_dir": args.data_dir.display().to_string(),
-            "created": report.created,
-            "demo_client_file": args.data_dir.join("demo-client.json").display().to_string(),
-            "site_id": report.demo_client.site_id,
-        }),
+        &Initialized {
+            data_dir: args.data_dir.display().to_string(),
+            created: &report.created,
+            demo_client_file: args.data_dir.join("demo-client.json").display().to_string(),
+            site_id: report.demo_client.site_id,
+        },
     )?;
     Ok(0)
 }
@@ -51,13 +70,11 @@ pub(crate) fn rotate(
     })?;
     let keys: Vec<_> = rotated
         .iter()
-        .map(|k| {
-            serde_json::json!({
-                "keyset_id": k.keyset_id,
-                "key_id": k.key_id,
-                "activates": k.activates,
-                "expires": k.expires,
-            })
+        .map(|k| Rotated {
+            keyset_id: k.keyset_id,
+            key_id: k.key_id,
+            activates: k.activates,
+            expires: k.expires,
         })
         .collect();
     print_json(stdout, &serde_json::json!({ "rotated": keys }))?;
