@@ -15,7 +15,7 @@ pub(crate) const DEFAULT_URL: &str = "http://127.0.0.1:8080";
     name = "euid",
     version,
     about = "The EUID v2 API from the command line: envelopes, tokens, identities, TCF strings, operator data",
-    after_help = "Exit codes: 0 success; 1 the operation failed (network, decryption, an error answer from the operator); 2 invalid input or usage.\n\nThe seed's workflow, with euid in place of the Python scripts:\n  echo '{\"email\":\"user@example.com\",\"tcf_consent_string\":\"CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA\"}' \\\n    | euid encrypt-request \"$SECRET\" \\\n    | curl -X POST http://127.0.0.1:8080/v2/token/generate -H \"Authorization: Bearer $API_KEY\" -d @- \\\n    | euid decrypt-response \"$SECRET\""
+    after_help = "Exit codes: 0 success; 1 the operation failed (network, decryption, an error answer from the operator); 2 invalid input or usage.\n\nExample: the seed's workflow, with euid in place of the Python scripts:\n  echo '{\"email\":\"user@example.com\",\"tcf_consent_string\":\"CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA\"}' \\\n    | euid encrypt-request \"$SECRET\" \\\n    | curl -X POST http://127.0.0.1:8080/v2/token/generate -H \"Authorization: Bearer $API_KEY\" -d @- \\\n    | euid decrypt-response \"$SECRET\""
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
@@ -61,11 +61,17 @@ pub(crate) enum Command {
     Hash(IdentityValueArgs),
 
     /// Decode TCF v2 consent strings and check them against the EUID policy.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  euid tcf decode CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA\n  euid tcf check CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA --vendor 21 --purposes 1,2,3,4,7,10"
+    )]
     Tcf(TcfCommand),
 
     /// Decrypt advertising tokens.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  euid token decrypt \"$ADVERTISING_TOKEN\" --keys keys.json"
+    )]
     Token(TokenCommand),
 
     /// Create an operator data directory (keys, salts, a demo client), as the operator does on first start.
@@ -73,7 +79,7 @@ pub(crate) enum Command {
     Init(InitArgs),
 
     /// Manage an operator data directory's keys.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Example:\n  euid keys rotate euid-data")]
     Keys(KeysCommand),
 }
 
