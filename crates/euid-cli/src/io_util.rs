@@ -62,3 +62,13 @@ pub(crate) fn print_json(stdout: &mut dyn Write, value: &impl serde::Serialize) 
 pub(crate) fn utf8<'a>(bytes: &'a [u8], what: &str) -> CliResult<&'a str> {
     std::str::from_utf8(bytes).map_err(|_| CliError::invalid(format!("{what} is not UTF-8 text")))
 }
+
+/// At most the first 500 characters of a body, as text, for an error line.
+pub(crate) fn excerpt(bytes: &[u8]) -> String {
+    const MAX: usize = 500;
+    let text = String::from_utf8_lossy(bytes);
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.into_owned(),
+    }
+}

@@ -124,7 +124,7 @@ fn check_ok(response: &HttpResponse) -> CliResult {
     if response.status == 200 {
         return Ok(());
     }
-    let body = String::from_utf8_lossy(response.body.trim_ascii());
+    let body = crate::io_util::excerpt(response.body.trim_ascii());
     Err(CliError::failed(format!(
         "the operator answered HTTP {}: {body}",
         response.status

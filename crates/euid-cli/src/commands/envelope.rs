@@ -97,7 +97,7 @@ fn response_bytes(body: &[u8]) -> CliResult<&[u8]> {
     }
     if text.first() == Some(&b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok()
     {
-        let body = String::from_utf8_lossy(text);
+        let body = crate::io_util::excerpt(text);
         return Err(CliError::failed(format!(
             "the operator answered with an error: {body}"
         )));
