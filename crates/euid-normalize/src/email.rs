@@ -228,6 +228,23 @@ mod tests {
     }
 
     #[test]
+    fn stack_and_allocating_paths_agree_around_the_buffer_size() {
+        for local_len in 240..=270 {
+            for (local_char, domain) in [('A', "Ex.com  "), ('.', "GMail.com")] {
+                let local: String = std::iter::repeat_n(local_char, local_len).collect();
+                let email = format!("x{local}@{domain}");
+                let normalized = normalize_email(&email).unwrap();
+                let hash = hash_email(&email).unwrap();
+                assert_eq!(
+                    hash.as_bytes(),
+                    sha256(normalized.as_bytes()),
+                    "{local_len}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn streaming_hash_matches_hash_of_normalized_string_for_long_input() {
         // Longer than the stack buffer, so it takes the allocating path.
         let local: String = "Ab.C d".repeat(100);
