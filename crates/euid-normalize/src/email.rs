@@ -41,8 +41,9 @@ pub fn normalize_email_into(email: &str, out: &mut String) -> Result<(), Normali
 
 /// Normalizes an email and returns the SHA-256 of its UTF-8 bytes.
 ///
-/// Normalizes into a stack buffer: no allocation, unless the normalized address is
-/// longer than 256 bytes (no real address is), which takes the [`normalize_email`] path.
+/// Normalizes into a stack buffer: no allocation, unless the local part (cut at `+` for
+/// gmail), `@` and the trimmed domain add up to more than 256 bytes, which no real
+/// address does; that input takes the [`normalize_email`] path.
 pub fn hash_email(email: &str) -> Result<IdentityHash, NormalizeError> {
     let parts = EmailParts::parse(email)?;
     let mut stack = [0u8; STACK_LEN];
