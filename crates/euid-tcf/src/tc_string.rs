@@ -316,6 +316,16 @@ impl<'a> TcString<'a> {
         self.vendor_legitimate_interests.max_id
     }
 
+    /// Whether the vendor consent section is range-encoded (else a bit field).
+    pub fn vendor_consents_range_encoded(&self) -> bool {
+        self.vendor_consents.range_entries.is_some()
+    }
+
+    /// Whether the vendor legitimate-interest section is range-encoded (else a bit field).
+    pub fn vendor_legitimate_interests_range_encoded(&self) -> bool {
+        self.vendor_legitimate_interests.range_entries.is_some()
+    }
+
     /// Whether a DisclosedVendors segment is present.
     pub fn has_disclosed_vendors_segment(&self) -> bool {
         self.disclosed_vendors.is_some()
