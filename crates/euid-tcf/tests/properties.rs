@@ -132,7 +132,8 @@ fn expected_verdict(policy: &ConsentPolicy, m: &TcfModel) -> ConsentVerdict {
             m.vendor_consents.contains(policy.vendor_id) && m.purpose_consents.contains(&p);
         let by_li = m.vendor_legitimate_interests.contains(policy.vendor_id)
             && m.purpose_legitimate_interests.contains(&p);
-        if !(by_consent || by_li) && !missing.contains(&p) {
+        let granted = by_consent || by_li;
+        if !granted && !missing.contains(&p) {
             missing.push(p);
         }
     }
