@@ -1,2 +1,19 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+
+pub mod api;
+pub mod clients;
+pub mod config;
+pub mod data_dir;
+pub mod endpoints;
+pub mod init;
+pub mod metrics;
+pub mod optout;
+pub mod server;
+pub mod state;
+
+pub use api::{handle, ApiRequest, ApiResponse, Endpoint};
+pub use config::OperatorConfig;
+pub use init::{init_data_dir, rotate_keys, InitOptions, InitReport, RotateOptions, RotatedKey};
+pub use server::{router, start, RunningServer, ServerError, ServerOptions};
+pub use state::{Operator, Snapshot};

@@ -1,6 +1,189 @@
-//! The `euid-operator` binary.
+#![forbid(unsafe_code)]
+//! The `euid-operator` binary: `euid-operator [--data-dir DIR] [--listen ADDR] [--config FILE]`.
 
-fn main() {
-    eprintln!("euid-operator: the server is not built yet (issue 7)");
-    std::process::exit(1);
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use euid_operator::{OperatorConfig, ServerOptions};
+
+const USAGE: &str = "\
+euid-operator: the EUID v2 operator
+
+USAGE:
+    euid-operator [--data-dir DIR] [--listen ADDR] [--config FILE]
+
+OPTIONS:
+    --data-dir DIR   data directory, created on first start (env EUID_DATA_DIR; default ./euid-data)
+    --listen ADDR    address to listen on (env EUID_LISTEN; default 127.0.0.1:8080)
+    --config FILE    JSON config with the live operator's key names
+                     (identity_token_expires_after_seconds, ...)
+    -h, --help       print this help
+
+Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) to change the level.";
+
+struct Args {
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    config: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Option<Args>, String> {
+    let mut args = Args {
+        data_dir: None,
+        listen: None,
+        config: None,
+    };
+    let mut it = std::env::args_os().skip(1);
+    while let Some(arg) = it.next() {
+        let arg = arg.to_string_lossy().into_owned();
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next().map(|v| v.to_string_lossy().into_owned()))
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match name.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--data-dir" => args.data_dir = Some(PathBuf::from(value()?)),
+            "--listen" => args.listen = Some(value()?),
+            "--config" => args.config = Some(PathBuf::from(value()?)),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(Some(args))
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("euid-operator: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .compact()
+        .init();
+
+    let config = match &args.config {
+        Some(path) => match OperatorConfig::from_file(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("euid-operator: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => OperatorConfig::default(),
+    };
+    for key in config.unknown_keys() {
+        tracing::warn!(key, "config key not used by this operator");
+    }
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let options = ServerOptions {
+        data_dir: args
+            .data_dir
+            .or_else(|| env("EUID_DATA_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(euid_operator::data_dir::DEFAULT_DATA_DIR)),
+        listen: args.listen.or_else(|| env("EUID_LISTEN")),
+        config,
+        ..ServerOptions::default()
+    };
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("euid-operator: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let data_dir = options.data_dir.clone();
+        let server = match euid_operator::start(options).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("euid-operator: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        print_welcome(&server, &data_dir);
+        match server.run_until(shutdown_signal()).await {
+            Ok(()) => {
+                tracing::info!("stopped");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("euid-operator: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn print_welcome(server: &euid_operator::RunningServer, data_dir: &std::path::Path) {
+    let demo = server.demo_client();
+    let base = &demo.base_url;
+    println!(
+        r#"euid-operator is listening on {base}
+data directory: {dir}
+
+Demo client (also in {dir}/demo-client.json):
+  api_key:       {key}
+  client_secret: {secret}
+  site_id:       {site}
+
+Generate and refresh a token with the euid CLI:
+  euid generate --demo {dir} --email user@example.com | euid refresh
+
+or with curl and the CLI's envelope helpers:
+  echo '{{"email":"user@example.com","tcf_consent_string":"CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA"}}' \
+    | euid encrypt-request '{secret}' \
+    | curl -s -X POST {base}/v2/token/generate -H 'Authorization: Bearer {key}' -d @- \
+    | euid decrypt-response '{secret}'
+
+Health: curl -s {base}/ops/healthcheck    Metrics: curl -s {base}/metrics
+Press Ctrl-C to stop."#,
+        dir = data_dir.display(),
+        key = demo.api_key,
+        secret = demo.client_secret,
+        site = demo.site_id,
+    );
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
 }

@@ -1,0 +1,294 @@
+//! The sans-IO request pipeline: bytes and headers in, status and bytes out. The HTTP layer
+//! only moves bytes; everything testable lives here (and is what the benches call).
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use euid_crypto::RandomSource;
+use euid_envelope::{open_request, seal_refresh_response, seal_response, BodyEncoding};
+
+use crate::clients::{bearer_key, Client, Role};
+use crate::endpoints;
+use crate::optout::OptOutStore;
+use crate::state::Snapshot;
+
+/// An API endpoint served through the request pipeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// `POST /v2/token/generate`.
+    TokenGenerate,
+    /// `POST /v2/token/refresh`.
+    TokenRefresh,
+    /// `POST /v2/token/validate`.
+    TokenValidate,
+    /// `POST /v2/token/logout`.
+    TokenLogout,
+    /// `POST /v2/key/bidstream`.
+    KeyBidstream,
+    /// `POST /v2/key/sharing`.
+    KeySharing,
+    /// `POST /v2/identity/map`.
+    IdentityMap,
+    /// `POST /v2/optout/status`.
+    OptoutStatus,
+}
+
+impl Endpoint {
+    /// Every endpoint.
+    pub const ALL: [Endpoint; 8] = [
+        Endpoint::TokenGenerate,
+        Endpoint::TokenRefresh,
+        Endpoint::TokenValidate,
+        Endpoint::TokenLogout,
+        Endpoint::KeyBidstream,
+        Endpoint::KeySharing,
+        Endpoint::IdentityMap,
+        Endpoint::OptoutStatus,
+    ];
+
+    /// The URL path.
+    pub const fn path(self) -> &'static str {
+        match self {
+            Endpoint::TokenGenerate => "/v2/token/generate",
+            Endpoint::TokenRefresh => "/v2/token/refresh",
+            Endpoint::TokenValidate => "/v2/token/validate",
+            Endpoint::TokenLogout => "/v2/token/logout",
+            Endpoint::KeyBidstream => "/v2/key/bidstream",
+            Endpoint::KeySharing => "/v2/key/sharing",
+            Endpoint::IdentityMap => "/v2/identity/map",
+            Endpoint::OptoutStatus => "/v2/optout/status",
+        }
+    }
+
+    /// The roles of which the caller needs any one (`wire.md` §7); empty = no auth needed.
+    pub const fn roles(self) -> &'static [Role] {
+        match self {
+            Endpoint::TokenGenerate | Endpoint::TokenValidate => &[Role::Generator],
+            Endpoint::TokenRefresh => &[],
+            Endpoint::TokenLogout => &[Role::Optout],
+            Endpoint::KeyBidstream => &[Role::IdReader],
+            Endpoint::KeySharing => &[Role::Sharer, Role::IdReader],
+            Endpoint::IdentityMap => &[Role::Mapper],
+            Endpoint::OptoutStatus => &[Role::Mapper, Role::Sharer, Role::IdReader],
+        }
+    }
+}
+
+/// One request, as the HTTP layer saw it.
+#[derive(Clone, Copy)]
+pub struct ApiRequest<'a> {
+    /// Which endpoint.
+    pub endpoint: Endpoint,
+    /// The `Authorization` header value, if any.
+    pub authorization: Option<&'a str>,
+    /// Whether the request said `Content-Type: application/octet-stream`.
+    pub binary: bool,
+    /// The raw body.
+    pub body: &'a [u8],
+}
+
+impl std::fmt::Debug for ApiRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiRequest")
+            .field("endpoint", &self.endpoint)
+            .field("binary", &self.binary)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What to send back.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiResponse {
+    /// HTTP status code.
+    pub http_status: u16,
+    /// `Content-Type` of the body.
+    pub content_type: &'static str,
+    /// The body: encrypted (200) or plain JSON (errors).
+    pub body: Vec<u8>,
+    /// The authenticated caller's site, for logs.
+    pub site_id: Option<i32>,
+}
+
+impl std::fmt::Debug for ApiResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiResponse")
+            .field("http_status", &self.http_status)
+            .field("content_type", &self.content_type)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `Content-Type` of plain JSON error bodies.
+pub const JSON: &str = "application/json";
+/// `Content-Type` of base64 text bodies.
+pub const TEXT: &str = "text/plain";
+/// `Content-Type` of binary bodies.
+pub const OCTET_STREAM: &str = "application/octet-stream";
+
+impl ApiResponse {
+    /// A plain JSON `{"status":..,"message":..}` error (never encrypted, decision 9).
+    pub fn error(http_status: u16, status: &str, message: Option<&str>) -> ApiResponse {
+        let body = match message {
+            Some(m) => serde_json::json!({ "status": status, "message": m }),
+            None => serde_json::json!({ "status": status }),
+        };
+        ApiResponse {
+            http_status,
+            content_type: JSON,
+            body: body.to_string().into_bytes(),
+            site_id: None,
+        }
+    }
+
+    /// 400 `client_error` with `message`.
+    pub fn client_error(message: &str) -> ApiResponse {
+        Self::error(400, "client_error", Some(message))
+    }
+
+    /// 401 `{"status":"unauthorized"}` (no message, `wire.md` §7).
+    pub fn unauthorized() -> ApiResponse {
+        Self::error(401, "unauthorized", None)
+    }
+
+    fn with_site(mut self, site_id: Option<i32>) -> ApiResponse {
+        self.site_id = site_id;
+        self
+    }
+}
+
+/// The client of a request, if its key is known, enabled and holds one of `roles`.
+pub fn authorize<'s>(
+    snapshot: &'s Snapshot,
+    authorization: Option<&str>,
+    roles: &[Role],
+) -> Result<&'s Client, ApiResponse> {
+    let key = authorization
+        .and_then(bearer_key)
+        .ok_or_else(ApiResponse::unauthorized)?;
+    let client = snapshot
+        .clients
+        .authenticate(key)
+        .ok_or_else(ApiResponse::unauthorized)?;
+    if !client.roles.contains_any(roles) {
+        return Err(ApiResponse::unauthorized().with_site(Some(client.site_id)));
+    }
+    Ok(client)
+}
+
+/// Why the snapshot cannot serve tokens, if it cannot (for `/ops/healthcheck`): a missing
+/// active master, refresh or fallback publisher key, or no API clients.
+pub fn health_problem(snapshot: &Snapshot, now_ms: i64) -> Option<String> {
+    use euid_token::{FALLBACK_PUBLISHER_SITE_ID, MASTER_KEYSET_ID, REFRESH_KEYSET_ID};
+    let keys = &snapshot.keys;
+    if keys.active_key(MASTER_KEYSET_ID, now_ms).is_none() {
+        return Some("no active master key".to_owned());
+    }
+    if keys.active_key(REFRESH_KEYSET_ID, now_ms).is_none() {
+        return Some("no active refresh key".to_owned());
+    }
+    if keys.site_key(FALLBACK_PUBLISHER_SITE_ID, now_ms).is_none() {
+        return Some("no active publisher fallback key (keyset 2)".to_owned());
+    }
+    if snapshot.clients.is_empty() {
+        return Some("no API clients loaded".to_owned());
+    }
+    None
+}
+
+/// Runs one request through the pipeline: authentication, envelope, endpoint logic,
+/// response sealing. Pure apart from the opt-out store's write on logout.
+pub fn handle<R: RandomSource>(
+    snapshot: &Snapshot,
+    optouts: &dyn OptOutStore,
+    request: &ApiRequest<'_>,
+    now_ms: i64,
+    rng: &mut R,
+) -> ApiResponse {
+    if request.endpoint == Endpoint::TokenRefresh {
+        return handle_refresh(snapshot, optouts, request, now_ms, rng);
+    }
+    let client = match authorize(snapshot, request.authorization, request.endpoint.roles()) {
+        Ok(client) => client,
+        Err(denied) => return denied,
+    };
+    let site = Some(client.site_id);
+    let encoding = if request.binary {
+        BodyEncoding::Binary
+    } else {
+        BodyEncoding::Base64Text
+    };
+    let opened = match open_request(
+        request.body,
+        encoding,
+        client.secret(),
+        now_ms,
+        &snapshot.skew,
+    ) {
+        Ok(opened) => opened,
+        Err(e) => return ApiResponse::client_error(&e.to_string()).with_site(site),
+    };
+    let json = &opened.json;
+    let outcome = match request.endpoint {
+        Endpoint::TokenGenerate => {
+            endpoints::generate(snapshot, optouts, client, json, now_ms, rng)
+        }
+        Endpoint::TokenValidate => endpoints::validate(snapshot, client, json, now_ms),
+        Endpoint::TokenLogout => endpoints::logout(snapshot, optouts, json, now_ms),
+        Endpoint::KeyBidstream => endpoints::key_bidstream(snapshot, client),
+        Endpoint::KeySharing => endpoints::key_sharing(snapshot, client),
+        Endpoint::IdentityMap => endpoints::identity_map(snapshot, optouts, json),
+        Endpoint::OptoutStatus => endpoints::optout_status(optouts, json),
+        Endpoint::TokenRefresh => return ApiResponse::unauthorized(),
+    };
+    match outcome {
+        Ok(response_json) => {
+            let sealed = seal_response(client.secret(), now_ms, opened.nonce, &response_json, rng);
+            encoded(sealed, opened.response_encoding == BodyEncoding::Binary).with_site(site)
+        }
+        Err(error) => error.with_site(site),
+    }
+}
+
+fn encoded(sealed: Vec<u8>, binary: bool) -> ApiResponse {
+    let (content_type, body) = if binary {
+        (OCTET_STREAM, sealed)
+    } else {
+        (TEXT, STANDARD.encode(sealed).into_bytes())
+    };
+    ApiResponse {
+        http_status: 200,
+        content_type,
+        body,
+        site_id: None,
+    }
+}
+
+fn handle_refresh<R: RandomSource>(
+    snapshot: &Snapshot,
+    optouts: &dyn OptOutStore,
+    request: &ApiRequest<'_>,
+    now_ms: i64,
+    rng: &mut R,
+) -> ApiResponse {
+    // Auth is optional here; a valid key only changes the error texts.
+    let client = request
+        .authorization
+        .and_then(bearer_key)
+        .and_then(|key| snapshot.clients.authenticate(key));
+    let site = client.map(|c| c.site_id);
+    match endpoints::refresh(
+        snapshot,
+        optouts,
+        request.body,
+        client.is_some(),
+        now_ms,
+        rng,
+    ) {
+        endpoints::RefreshReply::Sealed { key, json } => {
+            encoded(seal_refresh_response(&key, &json, rng), request.binary).with_site(site)
+        }
+        endpoints::RefreshReply::Error(error) => error.with_site(site),
+    }
+}

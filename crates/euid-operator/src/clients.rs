@@ -1,0 +1,545 @@
+//! API clients: the `clients.json` store (live operator field names, `wire.md` §11), API key
+//! generation and hashing, roles, and bearer-token authentication.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::RwLock;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use euid_crypto::RandomSource;
+use euid_envelope::ClientSecret;
+use ring::digest;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq as _;
+
+/// A permission an API key can hold (the live operator's role names, SH `auth/Role.java`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// May generate and validate tokens.
+    Generator,
+    /// May map identities and query opt-out status.
+    Mapper,
+    /// May fetch bidstream and sharing keys (a DSP).
+    IdReader,
+    /// May fetch sharing keys.
+    Sharer,
+    /// May record opt-outs (`/v2/token/logout`).
+    Optout,
+}
+
+impl Role {
+    /// Every role, in the order written to `clients.json`.
+    pub const ALL: [Role; 5] = [
+        Role::Generator,
+        Role::Mapper,
+        Role::IdReader,
+        Role::Sharer,
+        Role::Optout,
+    ];
+
+    /// The role's name in `clients.json`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Role::Generator => "GENERATOR",
+            Role::Mapper => "MAPPER",
+            Role::IdReader => "ID_READER",
+            Role::Sharer => "SHARER",
+            Role::Optout => "OPTOUT",
+        }
+    }
+
+    /// The role for a name; `None` for roles this operator does not use (they are kept
+    /// in the file but grant nothing here).
+    pub fn from_name(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    const fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A set of roles.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RoleSet(u8);
+
+impl RoleSet {
+    /// Every role.
+    pub const ALL: RoleSet = RoleSet(0b1_1111);
+
+    /// The set of the given roles.
+    pub fn of(roles: &[Role]) -> RoleSet {
+        RoleSet(roles.iter().fold(0, |acc, r| acc | r.bit()))
+    }
+
+    /// Whether `role` is in the set.
+    pub const fn contains(self, role: Role) -> bool {
+        self.0 & role.bit() != 0
+    }
+
+    /// Whether any of `roles` is in the set.
+    pub fn contains_any(self, roles: &[Role]) -> bool {
+        roles.iter().any(|r| self.contains(*r))
+    }
+
+    /// The roles' names, for `clients.json`.
+    pub fn names(self) -> Vec<String> {
+        Role::ALL
+            .into_iter()
+            .filter(|r| self.contains(*r))
+            .map(|r| r.name().to_owned())
+            .collect()
+    }
+}
+
+/// One record of `clients.json`, in the live operator's format (`wire.md` §11): the API key
+/// itself is never stored, only `key_hash` = base64(SHA-512(salt ‖ key)) and `key_salt`.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClientRecord {
+    /// base64(SHA-512(key_salt bytes ‖ UTF-8 API key)).
+    pub key_hash: String,
+    /// base64 of 32 random bytes.
+    pub key_salt: String,
+    /// The client secret: base64 of 32 bytes, the envelope's AES-256-GCM key.
+    pub secret: String,
+    /// Human-readable name.
+    #[serde(default)]
+    pub name: String,
+    /// Contact for the key's owner.
+    #[serde(default)]
+    pub contact: String,
+    /// Creation time, epoch seconds.
+    #[serde(default)]
+    pub created: i64,
+    /// Role names (unknown names are kept and ignored).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// The publisher site written into tokens.
+    pub site_id: i32,
+    /// A disabled key is refused (401).
+    #[serde(default)]
+    pub disabled: bool,
+    /// Service id (0 when none).
+    #[serde(default)]
+    pub service_id: i32,
+    /// The key's public id: its prefix plus the first 5 random characters.
+    #[serde(default)]
+    pub key_id: String,
+}
+
+impl fmt::Debug for ClientRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientRecord")
+            .field("key_id", &self.key_id)
+            .field("name", &self.name)
+            .field("site_id", &self.site_id)
+            .field("roles", &self.roles)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A newly created client: the record to store and the credentials to hand out once.
+pub struct NewClient {
+    /// What goes into `clients.json`.
+    pub record: ClientRecord,
+    /// The API key (`EUID-C-L-<site>-xxxxxx.xxxx…`); shown once, never stored.
+    pub api_key: String,
+    /// The client secret, base64 (also in the record).
+    pub client_secret: String,
+}
+
+impl fmt::Debug for NewClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewClient")
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Creates a client with a fresh API key (format of `wire.md` §11, environment `L`), key
+/// salt and client secret.
+pub fn new_client(
+    site_id: i32,
+    name: &str,
+    roles: RoleSet,
+    created_s: i64,
+    rng: &mut impl RandomSource,
+) -> NewClient {
+    let mut random = [0u8; 32];
+    rng.fill(&mut random);
+    let encoded = STANDARD.encode(random);
+    let prefix = format!("EUID-C-L-{site_id}-");
+    // The live format inserts a '.' after the 6th random character.
+    let api_key = format!("{prefix}{}.{}", &encoded[..6], &encoded[6..]);
+    let key_id = format!("{prefix}{}", &encoded[..5]);
+    let mut salt = [0u8; 32];
+    rng.fill(&mut salt);
+    let mut secret = [0u8; 32];
+    rng.fill(&mut secret);
+    let client_secret = STANDARD.encode(secret);
+    let record = ClientRecord {
+        key_hash: STANDARD.encode(key_hash(&salt, &api_key)),
+        key_salt: STANDARD.encode(salt),
+        secret: client_secret.clone(),
+        name: name.to_owned(),
+        contact: String::new(),
+        created: created_s,
+        roles: roles.names(),
+        site_id,
+        disabled: false,
+        service_id: 0,
+        key_id,
+    };
+    NewClient {
+        record,
+        api_key,
+        client_secret,
+    }
+}
+
+fn key_hash(salt: &[u8], api_key: &str) -> [u8; 64] {
+    let mut ctx = digest::Context::new(&digest::SHA512);
+    ctx.update(salt);
+    ctx.update(api_key.as_bytes());
+    let mut out = [0u8; 64];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+/// The site id in a current-format key (`(?:UID2|EUID)-[CO]-[LTIP]-([0-9]+)-.{6}\..{38}`), if
+/// the key has that shape.
+pub fn site_id_of_api_key(key: &str) -> Option<i32> {
+    let rest = key
+        .strip_prefix("EUID-")
+        .or_else(|| key.strip_prefix("UID2-"))?;
+    let mut bytes = rest.bytes();
+    if !matches!(bytes.next(), Some(b'C' | b'O'))
+        || bytes.next() != Some(b'-')
+        || !matches!(bytes.next(), Some(b'L' | b'T' | b'I' | b'P'))
+        || bytes.next() != Some(b'-')
+    {
+        return None;
+    }
+    let rest = rest.get(4..)?;
+    let dash = rest.find('-')?;
+    let digits = &rest[..dash];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let random = &rest[dash + 1..];
+    // `.{6}\..{38}`: 6 characters, a dot, 38 characters (characters, not bytes).
+    let chars: Vec<char> = random.chars().collect();
+    if chars.len() != 45 || chars[6] != '.' {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The API key in an `Authorization` header value: trimmed, then `bearer ` matched
+/// case-insensitively with exactly one space (`wire.md` §11).
+pub fn bearer_key(header: &str) -> Option<&str> {
+    let header = header.trim();
+    let prefix = header.get(..7)?;
+    if !prefix.eq_ignore_ascii_case("bearer ") {
+        return None;
+    }
+    let key = &header[7..];
+    if key.is_empty() || key.starts_with(' ') {
+        return None;
+    }
+    Some(key)
+}
+
+/// An authenticated API client, prepared for requests.
+pub struct Client {
+    /// The publisher site.
+    pub site_id: i32,
+    /// What the key may do.
+    pub roles: RoleSet,
+    /// The key's public id (safe to log).
+    pub key_id: String,
+    /// Human-readable name.
+    pub name: String,
+    secret: ClientSecret,
+    key_hash: [u8; 64],
+    key_salt: Vec<u8>,
+    disabled: bool,
+}
+
+impl Client {
+    /// The client secret, prepared as the envelope's AES-256-GCM key.
+    pub fn secret(&self) -> &ClientSecret {
+        &self.secret
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("key_id", &self.key_id)
+            .field("site_id", &self.site_id)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why `clients.json` could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientsError {
+    /// Not a JSON array of client records.
+    #[error("clients.json is not valid: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A record has a bad field (the record is named by its key id, never its secrets).
+    #[error("clients.json record {key_id:?}: {what}")]
+    Record {
+        /// The record's key id.
+        key_id: String,
+        /// What is wrong.
+        what: &'static str,
+    },
+}
+
+/// Successful authentications kept per snapshot, so a known key costs a keyed hash and a
+/// constant-time compare instead of a salted SHA-512 per candidate (~1 µs). Bounded.
+const AUTH_CACHE_MAX: usize = 4096;
+
+struct CachedKey {
+    key: zeroize::Zeroizing<String>,
+    client: usize,
+}
+
+/// All clients of one snapshot, indexed by site for authentication.
+#[derive(Default)]
+pub struct ClientStore {
+    clients: Vec<Client>,
+    by_site: HashMap<i32, Vec<usize>>,
+    // Keyed by a per-process random SipHash of the key, so lookups leak nothing useful.
+    hasher: RandomState,
+    cache: RwLock<HashMap<u64, CachedKey>>,
+}
+
+impl fmt::Debug for ClientStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientStore")
+            .field("clients", &self.clients)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientStore {
+    /// Prepares the records of a `clients.json` file.
+    pub fn from_records(records: &[ClientRecord]) -> Result<Self, ClientsError> {
+        let mut clients = Vec::with_capacity(records.len());
+        let mut by_site: HashMap<i32, Vec<usize>> = HashMap::new();
+        for r in records {
+            let bad = |what| ClientsError::Record {
+                key_id: r.key_id.clone(),
+                what,
+            };
+            let secret = ClientSecret::from_base64(&r.secret)
+                .map_err(|_| bad("secret must be base64 of 32 bytes"))?;
+            let hash = STANDARD
+                .decode(&r.key_hash)
+                .map_err(|_| bad("key_hash is not base64"))?;
+            let key_hash: [u8; 64] = hash
+                .try_into()
+                .map_err(|_| bad("key_hash must be 64 bytes"))?;
+            let key_salt = STANDARD
+                .decode(&r.key_salt)
+                .map_err(|_| bad("key_salt is not base64"))?;
+            let roles: Vec<Role> = r.roles.iter().filter_map(|n| Role::from_name(n)).collect();
+            by_site.entry(r.site_id).or_default().push(clients.len());
+            clients.push(Client {
+                site_id: r.site_id,
+                roles: RoleSet::of(&roles),
+                key_id: r.key_id.clone(),
+                name: r.name.clone(),
+                secret,
+                key_hash,
+                key_salt,
+                disabled: r.disabled,
+            });
+        }
+        Ok(Self {
+            clients,
+            by_site,
+            hasher: RandomState::new(),
+            cache: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// Parses a `clients.json` file (a JSON array of [`ClientRecord`]).
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ClientsError> {
+        let records: Vec<ClientRecord> = serde_json::from_slice(bytes)?;
+        Self::from_records(&records)
+    }
+
+    /// The enabled client whose key is `api_key`, comparing salted hashes in constant time.
+    /// Keys of the current format are only tried against their own site's records.
+    pub fn authenticate(&self, api_key: &str) -> Option<&Client> {
+        let tag = self.hasher.hash_one(api_key);
+        if let Ok(cache) = self.cache.read() {
+            if let Some(hit) = cache.get(&tag) {
+                if bool::from(hit.key.as_bytes().ct_eq(api_key.as_bytes())) {
+                    return self.clients.get(hit.client);
+                }
+            }
+        }
+        let client = self.authenticate_uncached(api_key)?;
+        if let Ok(mut cache) = self.cache.write() {
+            if cache.len() < AUTH_CACHE_MAX {
+                cache.insert(
+                    tag,
+                    CachedKey {
+                        key: zeroize::Zeroizing::new(api_key.to_owned()),
+                        client,
+                    },
+                );
+            }
+        }
+        self.clients.get(client)
+    }
+
+    fn authenticate_uncached(&self, api_key: &str) -> Option<usize> {
+        let candidates = match site_id_of_api_key(api_key) {
+            Some(site) => CandidateIter::Site(
+                self.by_site
+                    .get(&site)
+                    .map(|v| v.as_slice())
+                    .unwrap_or_default()
+                    .iter(),
+                &self.clients,
+            ),
+            None => CandidateIter::All(self.clients.iter().enumerate()),
+        };
+        let mut found = None;
+        for (i, client) in candidates {
+            let hash = key_hash(&client.key_salt, api_key);
+            if bool::from(hash.ct_eq(&client.key_hash)) && found.is_none() {
+                found = Some((i, client));
+            }
+        }
+        found.filter(|(_, c)| !c.disabled).map(|(i, _)| i)
+    }
+
+    /// Number of clients.
+    pub fn len(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Whether there are no clients.
+    pub fn is_empty(&self) -> bool {
+        self.clients.is_empty()
+    }
+}
+
+enum CandidateIter<'a> {
+    Site(std::slice::Iter<'a, usize>, &'a [Client]),
+    All(std::iter::Enumerate<std::slice::Iter<'a, Client>>),
+}
+
+impl<'a> Iterator for CandidateIter<'a> {
+    type Item = (usize, &'a Client);
+    fn next(&mut self) -> Option<(usize, &'a Client)> {
+        match self {
+            CandidateIter::Site(ids, clients) => {
+                ids.next().and_then(|&i| clients.get(i).map(|c| (i, c)))
+            }
+            CandidateIter::All(it) => it.next(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use euid_crypto::BatchedOsRandom;
+
+    #[test]
+    fn new_keys_have_the_live_format_and_authenticate() {
+        let mut rng = BatchedOsRandom::new();
+        let a = new_client(999, "a", RoleSet::ALL, 1, &mut rng);
+        let b = new_client(999, "b", RoleSet::of(&[Role::Mapper]), 1, &mut rng);
+        assert!(a.api_key.starts_with("EUID-C-L-999-"));
+        assert_eq!(a.api_key.len(), "EUID-C-L-999-".len() + 45);
+        assert_eq!(site_id_of_api_key(&a.api_key), Some(999));
+        assert_eq!(a.record.key_id, a.api_key[..a.api_key.len() - 40]);
+        assert!(!serde_json::to_string(&a.record)
+            .unwrap()
+            .contains(&a.api_key));
+        let store = ClientStore::from_records(&[a.record.clone(), b.record.clone()]).unwrap();
+        assert_eq!(
+            store.authenticate(&a.api_key).unwrap().key_id,
+            a.record.key_id
+        );
+        assert_eq!(
+            store.authenticate(&b.api_key).unwrap().roles,
+            RoleSet::of(&[Role::Mapper])
+        );
+        let mut wrong = a.api_key.clone();
+        wrong.pop();
+        wrong.push('x');
+        assert!(store.authenticate(&wrong).is_none());
+        assert!(store.authenticate("legacy-opaque-key").is_none());
+        // Cached answers are the same as the first ones, and failures are not cached.
+        for _ in 0..3 {
+            assert_eq!(
+                store.authenticate(&a.api_key).unwrap().key_id,
+                a.record.key_id
+            );
+            assert_eq!(store.authenticate(&b.api_key).unwrap().name, "b");
+            assert!(store.authenticate(&wrong).is_none());
+        }
+        assert_eq!(store.cache.read().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn legacy_keys_are_tried_against_every_record_and_disabled_keys_refused() {
+        let salt = [7u8; 32];
+        let key = "PRODlegacyOpaqueKey=";
+        let mut rng = BatchedOsRandom::new();
+        let mut rec = new_client(5, "legacy", RoleSet::ALL, 0, &mut rng).record;
+        rec.key_salt = STANDARD.encode(salt);
+        rec.key_hash = STANDARD.encode(key_hash(&salt, key));
+        let store = ClientStore::from_records(std::slice::from_ref(&rec)).unwrap();
+        assert_eq!(store.authenticate(key).unwrap().site_id, 5);
+        rec.disabled = true;
+        let store = ClientStore::from_records(&[rec]).unwrap();
+        assert!(store.authenticate(key).is_none());
+    }
+
+    #[test]
+    fn bearer_header_rules() {
+        assert_eq!(bearer_key("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_key("  bEaReR abc  "), Some("abc"));
+        assert_eq!(bearer_key("Bearer  abc"), None);
+        assert_eq!(bearer_key("Bearer"), None);
+        assert_eq!(bearer_key("Basic abc"), None);
+        assert_eq!(bearer_key("Bearer "), None);
+    }
+
+    #[test]
+    fn site_parse_rejects_wrong_shapes() {
+        let good = format!("EUID-C-P-12-{}.{}", "a".repeat(6), "b".repeat(38));
+        assert_eq!(site_id_of_api_key(&good), Some(12));
+        assert_eq!(site_id_of_api_key(&good.replace("-P-", "-X-")), None);
+        assert_eq!(site_id_of_api_key(&good.replace("-12-", "--")), None);
+        assert_eq!(site_id_of_api_key(&good[..good.len() - 1]), None);
+        assert_eq!(site_id_of_api_key("EUID-C-L-1"), None);
+    }
+
+    #[test]
+    fn unknown_roles_grant_nothing_and_debug_hides_secrets() {
+        let mut rng = BatchedOsRandom::new();
+        let mut rec = new_client(9, "x", RoleSet::default(), 0, &mut rng).record;
+        rec.roles = vec!["CLIENTKEY_ISSUER".into(), "SHARER".into()];
+        let dbg = format!("{rec:?}");
+        assert!(!dbg.contains(&rec.secret) && !dbg.contains(&rec.key_hash));
+        let store = ClientStore::from_records(&[rec]).unwrap();
+        assert_eq!(store.clients[0].roles, RoleSet::of(&[Role::Sharer]));
+    }
+}

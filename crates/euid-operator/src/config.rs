@@ -1,0 +1,217 @@
+//! Operator configuration: the live operator's key names plus euid-rs's own settings.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Operator settings, read from a JSON file (`--config FILE`) whose keys are the live
+/// operator's names where one exists (`wire.md` §6). Every key is optional.
+///
+/// Unknown keys are accepted (a live operator config can be reused) and reported by
+/// [`OperatorConfig::unknown_keys`].
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct OperatorConfig {
+    /// Advertising token lifetime (→ `identity_expires`). Default 259200 (3 days).
+    pub identity_token_expires_after_seconds: i64,
+    /// Refresh token lifetime (→ `refresh_expires`). Default 2592000 (30 days).
+    pub refresh_token_expires_after_seconds: i64,
+    /// When clients should start refreshing (→ `refresh_from`). Default 3600 (1 hour).
+    pub refresh_identity_token_after_seconds: i64,
+    /// Sharing token lifetime published by `/v2/key/sharing`. Default 2592000.
+    pub sharing_token_expiry_seconds: i64,
+    /// Clock skew the SDKs may allow when decrypting tokens (published). Default 1800.
+    pub allow_clock_skew_seconds: i64,
+    /// Request envelope timestamp window, either way (decision 8). Default 120.
+    pub envelope_max_skew_seconds: i64,
+    /// TCF vendor whose consent is required (decision 3). Default 21.
+    pub tcf_vendor_id: u16,
+    /// TCF purposes that must all be granted. Default 1, 2, 3, 4, 7, 10.
+    pub tcf_purposes: Vec<u8>,
+    /// Check opt-out records on generate (the live operator's behaviour; decision 4). Default off.
+    pub optout_check_on_generate: bool,
+    /// Largest accepted request body in bytes; larger gets 413. Default 1 MiB.
+    pub max_body_bytes: usize,
+    /// Per-request time limit in milliseconds; slower requests get 503. Default 10000.
+    pub request_timeout_ms: u64,
+    /// Listen address; `--listen` and `EUID_LISTEN` override it. Default `127.0.0.1:8080`.
+    pub listen: Option<String>,
+    /// How often the data directory is checked for changed files, in milliseconds. Default 1000.
+    pub reload_interval_ms: u64,
+    /// Keys in the file this operator does not know.
+    #[serde(flatten)]
+    unknown: BTreeMap<String, serde_json::Value>,
+}
+
+impl Default for OperatorConfig {
+    fn default() -> Self {
+        Self {
+            identity_token_expires_after_seconds: 259_200,
+            refresh_token_expires_after_seconds: 2_592_000,
+            refresh_identity_token_after_seconds: 3600,
+            sharing_token_expiry_seconds: 2_592_000,
+            allow_clock_skew_seconds: 1800,
+            envelope_max_skew_seconds: 120,
+            tcf_vendor_id: 21,
+            tcf_purposes: vec![1, 2, 3, 4, 7, 10],
+            optout_check_on_generate: false,
+            max_body_bytes: 1 << 20,
+            request_timeout_ms: 10_000,
+            listen: None,
+            reload_interval_ms: 1000,
+            unknown: BTreeMap::new(),
+        }
+    }
+}
+
+/// Why a configuration was rejected.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a JSON object of the expected shape.
+    #[error("config is not valid: {0}")]
+    Parse(#[from] serde_json::Error),
+    /// A value breaks a rule.
+    #[error("config is not valid: {0}")]
+    Invalid(String),
+}
+
+impl OperatorConfig {
+    /// Parses and validates a JSON config.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ConfigError> {
+        let config: Self = serde_json::from_slice(bytes)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads, parses and validates a JSON config file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_json(&bytes)
+    }
+
+    /// Keys in the file that this operator ignores (for a start-up warning).
+    pub fn unknown_keys(&self) -> impl Iterator<Item = &str> {
+        self.unknown.keys().map(String::as_str)
+    }
+
+    /// Checks the rules: positive lifetimes and
+    /// `refresh_expires >= identity_expires >= refresh_from` (decision 7).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if self.refresh_identity_token_after_seconds <= 0
+            || self.identity_token_expires_after_seconds <= 0
+            || self.refresh_token_expires_after_seconds <= 0
+            || self.sharing_token_expiry_seconds <= 0
+        {
+            return invalid("token lifetimes must be positive");
+        }
+        if self.identity_token_expires_after_seconds < self.refresh_identity_token_after_seconds {
+            return invalid(
+                "identity_token_expires_after_seconds must be >= refresh_identity_token_after_seconds",
+            );
+        }
+        if self.refresh_token_expires_after_seconds < self.identity_token_expires_after_seconds {
+            return invalid(
+                "refresh_token_expires_after_seconds must be >= identity_token_expires_after_seconds",
+            );
+        }
+        // Lifetimes end up in i64 milliseconds; keep them far from overflow.
+        let max = 100 * 365 * 86_400;
+        if self.refresh_token_expires_after_seconds > max || self.sharing_token_expiry_seconds > max
+        {
+            return invalid("token lifetimes must be under 100 years");
+        }
+        if self.allow_clock_skew_seconds < 0 || self.envelope_max_skew_seconds < 0 {
+            return invalid("clock skews must not be negative");
+        }
+        if self.envelope_max_skew_seconds > 86_400 {
+            return invalid("envelope_max_skew_seconds must be at most 86400");
+        }
+        if self.tcf_purposes.is_empty() || self.tcf_purposes.iter().any(|p| *p == 0 || *p > 24) {
+            return invalid("tcf_purposes must list purposes between 1 and 24");
+        }
+        if self.max_body_bytes == 0 {
+            return invalid("max_body_bytes must be positive");
+        }
+        if self.request_timeout_ms == 0 || self.reload_interval_ms == 0 {
+            return invalid("request_timeout_ms and reload_interval_ms must be positive");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_euid_production_values() {
+        let c = OperatorConfig::from_json(b"{}").unwrap();
+        assert_eq!(c.identity_token_expires_after_seconds, 3 * 86_400);
+        assert_eq!(c.refresh_token_expires_after_seconds, 30 * 86_400);
+        assert_eq!(c.refresh_identity_token_after_seconds, 3600);
+        assert_eq!(c.tcf_vendor_id, 21);
+        assert_eq!(c.tcf_purposes, vec![1, 2, 3, 4, 7, 10]);
+        assert!(!c.optout_check_on_generate);
+    }
+
+    #[test]
+    fn live_key_names_are_read_and_unknown_keys_reported() {
+        let c = OperatorConfig::from_json(
+            br#"{"identity_token_expires_after_seconds":3600,"refresh_token_expires_after_seconds":86400,
+                "refresh_identity_token_after_seconds":900,"enable_phone_support":true}"#,
+        )
+        .unwrap();
+        assert_eq!(c.identity_token_expires_after_seconds, 3600);
+        assert_eq!(c.refresh_identity_token_after_seconds, 900);
+        assert_eq!(
+            c.unknown_keys().collect::<Vec<_>>(),
+            vec!["enable_phone_support"]
+        );
+    }
+
+    #[test]
+    fn lifetime_ordering_is_enforced() {
+        for bad in [
+            r#"{"identity_token_expires_after_seconds":100,"refresh_identity_token_after_seconds":200}"#,
+            r#"{"identity_token_expires_after_seconds":100000,"refresh_token_expires_after_seconds":5000}"#,
+            r#"{"refresh_identity_token_after_seconds":0}"#,
+            r#"{"tcf_purposes":[]}"#,
+            r#"{"tcf_purposes":[25]}"#,
+            r#"{"max_body_bytes":0}"#,
+        ] {
+            assert!(
+                matches!(
+                    OperatorConfig::from_json(bad.as_bytes()),
+                    Err(ConfigError::Invalid(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            OperatorConfig::from_json(br#"{"identity_token_expires_after_seconds":"x"}"#),
+            Err(ConfigError::Parse(_))
+        ));
+        // Equal values satisfy the ordering.
+        OperatorConfig::from_json(
+            br#"{"identity_token_expires_after_seconds":3600,"refresh_identity_token_after_seconds":3600,"refresh_token_expires_after_seconds":3600}"#,
+        )
+        .unwrap();
+    }
+}

@@ -1,0 +1,561 @@
+//! The endpoints' logic, after authentication and the envelope: request JSON in, response
+//! JSON (to be sealed) or a plain error out. Texts and codes follow `wire.md` §7 and the
+//! decisions in the spec README.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::fmt::Write as _;
+use std::marker::PhantomData;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use euid_crypto::RandomSource;
+use euid_normalize::{IdentityHash, IdentityInput, IdentityType};
+use euid_tcf::ConsentVerdict;
+use euid_token::{
+    decode_advertising_token, first_level_hash, raw_uid, IdentityScope, IdentityTokens, Keyset,
+    MASTER_KEYSET_ID, MASTER_KEYSET_ID_FOR_SDKS, PRIVACY_BITS_GENERATE, REFRESH_KEYSET_ID,
+};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use crate::api::ApiResponse;
+use crate::clients::{Client, Role};
+use crate::optout::{OptOutRecord, OptOutStore};
+use crate::state::Snapshot;
+
+/// What an endpoint returns: the JSON to seal into a 200, or a plain error.
+pub type Outcome = Result<Vec<u8>, ApiResponse>;
+
+/// The missing/ambiguous identity message (decision 2, `wire.md` §2.4).
+pub const EXACTLY_ONE: &str =
+    "Required Parameter Missing: exactly one of [email, email_hash, phone, phone_hash] must be specified";
+/// The invalid identity message.
+pub const INVALID_IDENTIFIER: &str = "Invalid Identifier";
+/// Missing consent string (decision 3).
+pub const CONSENT_MISSING: &str = "Required Parameter Missing: tcf_consent_string";
+/// Empty or undecodable consent string (decision 3).
+pub const CONSENT_INVALID: &str = "User consent is invalid";
+const INVALID_JSON: &str = "Invalid payload in body: Data is not valid json string.";
+
+/// Tokens of identities established before this time are treated as opted out on refresh,
+/// as the live operator does (2021-03-08T17:00Z).
+const REFRESH_CUTOFF_MS: i64 = 1_615_222_800_000;
+
+const OPTOUT_JSON: &[u8] = br#"{"status":"optout"}"#;
+const INSUFFICIENT_CONSENT_JSON: &[u8] = br#"{"status":"insufficient_user_consent"}"#;
+
+/// A JSON value that is a string, or anything else (a number, object, ...): request fields
+/// are typed loosely on the wire, and a wrong type must become a 400, not a parse failure.
+enum Text<'a> {
+    Str(Cow<'a, str>),
+    Other,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TextVisitor(PhantomData))
+    }
+}
+
+struct TextVisitor<'a>(PhantomData<&'a ()>);
+
+impl<'de> Visitor<'de> for TextVisitor<'de> {
+    type Value = Text<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+        Ok(Text::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+        Ok(Text::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
+        Ok(Text::Str(Cow::Owned(v)))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Text<'de>, E> {
+        Ok(Text::Other)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Text<'de>, E> {
+        Ok(Text::Other)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Text<'de>, E> {
+        Ok(Text::Other)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Text<'de>, E> {
+        Ok(Text::Other)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Text<'de>, E> {
+        Ok(Text::Other)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Text<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Text::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Text<'de>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Text::Other)
+    }
+}
+
+/// The fields generate, validate and logout read; others (`policy`, `optout_check`, audit
+/// fields) are accepted and ignored.
+#[derive(Deserialize, Default)]
+struct DiiRequest<'a> {
+    #[serde(borrow, default)]
+    email: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    email_hash: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    phone: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    phone_hash: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    tcf_consent_string: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    token: Option<Text<'a>>,
+}
+
+fn parse_dii(json: &[u8]) -> Result<DiiRequest<'_>, ApiResponse> {
+    if json.is_empty() {
+        return Ok(DiiRequest::default());
+    }
+    serde_json::from_slice(json).map_err(|_| ApiResponse::client_error(INVALID_JSON))
+}
+
+/// The identity hash of the one identity field, or the documented 400.
+fn one_identity(req: &DiiRequest<'_>) -> Result<IdentityHash, ApiResponse> {
+    let fields = [
+        (&req.email, 0u8),
+        (&req.email_hash, 1),
+        (&req.phone, 2),
+        (&req.phone_hash, 3),
+    ];
+    let mut present = fields
+        .iter()
+        .filter_map(|(f, k)| f.as_ref().map(|t| (t, *k)));
+    let (Some((text, kind)), None) = (present.next(), present.next()) else {
+        return Err(ApiResponse::client_error(EXACTLY_ONE));
+    };
+    let Text::Str(value) = text else {
+        return Err(ApiResponse::client_error(INVALID_IDENTIFIER));
+    };
+    let input = match kind {
+        0 => IdentityInput::Email(value),
+        1 => IdentityInput::EmailHash(value),
+        2 => IdentityInput::Phone(value),
+        _ => IdentityInput::PhoneHash(value),
+    };
+    input
+        .to_identity_hash()
+        .map_err(|_| ApiResponse::client_error(INVALID_IDENTIFIER))
+}
+
+/// Whether an identity counts as opted out where opt-outs are checked: a stored record or a
+/// test identity in `test_optouts`; validate identities never are (decision 5).
+fn opted_out(
+    snapshot: &Snapshot,
+    optouts: &dyn OptOutStore,
+    flh: &[u8; 32],
+    test_optouts: &[[u8; 32]],
+) -> bool {
+    if snapshot.test_identities.is_validate(flh) {
+        return false;
+    }
+    test_optouts.contains(flh) || optouts.opted_out_since(flh).is_some()
+}
+
+fn no_active_key() -> ApiResponse {
+    ApiResponse::error(500, "unknown", Some("No active encryption key available"))
+}
+
+/// `{"status":"success","body":{...six token fields...}}`. Token strings are base64 or
+/// base64url, so they need no JSON escaping.
+pub fn tokens_json(t: &IdentityTokens) -> Vec<u8> {
+    let mut s = String::with_capacity(
+        160 + t.advertising_token.len() + t.refresh_token.len() + t.refresh_response_key.len(),
+    );
+    let _ = write!(
+        s,
+        r#"{{"status":"success","body":{{"advertising_token":"{}","refresh_token":"{}","identity_expires":{},"refresh_from":{},"refresh_expires":{},"refresh_response_key":"{}"}}}}"#,
+        t.advertising_token,
+        t.refresh_token,
+        t.identity_expires,
+        t.refresh_from,
+        t.refresh_expires,
+        t.refresh_response_key
+    );
+    s.into_bytes()
+}
+
+fn success(body: serde_json::Value) -> Vec<u8> {
+    serde_json::json!({ "status": "success", "body": body })
+        .to_string()
+        .into_bytes()
+}
+
+/// `POST /v2/token/generate`: identity → consent → (opt-out, when enabled) → tokens.
+pub fn generate<R: RandomSource>(
+    snapshot: &Snapshot,
+    optouts: &dyn OptOutStore,
+    client: &Client,
+    json: &[u8],
+    now_ms: i64,
+    rng: &mut R,
+) -> Outcome {
+    let req = parse_dii(json)?;
+    let identity = one_identity(&req)?;
+    match &req.tcf_consent_string {
+        None => return Err(ApiResponse::client_error(CONSENT_MISSING)),
+        Some(Text::Str(tc)) if !tc.is_empty() => match snapshot.consent.evaluate(tc) {
+            Ok(ConsentVerdict::Sufficient) => {}
+            Ok(_) => return Ok(INSUFFICIENT_CONSENT_JSON.to_vec()),
+            Err(_) => return Err(ApiResponse::client_error(CONSENT_INVALID)),
+        },
+        Some(_) => return Err(ApiResponse::client_error(CONSENT_INVALID)),
+    }
+    if snapshot.config.optout_check_on_generate {
+        let flh = first_level_hash(identity.as_bytes(), &snapshot.salts);
+        if opted_out(snapshot, optouts, &flh, &snapshot.test_identities.optout) {
+            return Ok(OPTOUT_JSON.to_vec());
+        }
+    }
+    let tokens = snapshot
+        .generator
+        .generate(
+            &snapshot.keys,
+            &snapshot.salts,
+            identity.identity_type(),
+            identity.as_bytes(),
+            client.site_id,
+            PRIVACY_BITS_GENERATE,
+            now_ms,
+            rng,
+        )
+        .map_err(|_| no_active_key())?;
+    Ok(tokens_json(&tokens))
+}
+
+/// `POST /v2/token/validate`: whether `token` carries the raw UID of the given identity; the
+/// token's site key must belong to the caller's site.
+pub fn validate(snapshot: &Snapshot, client: &Client, json: &[u8], now_ms: i64) -> Outcome {
+    let req = parse_dii(json)?;
+    let identity = one_identity(&req)?;
+    let Some(Text::Str(token)) = &req.token else {
+        return Err(ApiResponse::client_error("Invalid token"));
+    };
+    let decoded = decode_advertising_token(&snapshot.keys, token, now_ms)
+        .map_err(|_| ApiResponse::client_error("Invalid token"))?;
+    let key_site = snapshot
+        .keys
+        .key_by_id(decoded.site_key_id)
+        .and_then(|k| snapshot.keys.keyset(k.keyset_id))
+        .map(|ks| ks.site_id);
+    if key_site != Some(client.site_id) {
+        return Err(ApiResponse::client_error("Unauthorised to validate token"));
+    }
+    let flh = first_level_hash(identity.as_bytes(), &snapshot.salts);
+    let uid = raw_uid(
+        &flh,
+        IdentityScope::Euid,
+        identity.identity_type(),
+        &snapshot.salts,
+    );
+    let matches = uid.as_bytes() == decoded.raw_uid.as_bytes();
+    Ok(success(serde_json::Value::Bool(matches)))
+}
+
+/// `POST /v2/token/logout`: records an opt-out durably, then answers `{"optout":"OK"}`.
+pub fn logout(snapshot: &Snapshot, optouts: &dyn OptOutStore, json: &[u8], now_ms: i64) -> Outcome {
+    let req = parse_dii(json)?;
+    let identity = one_identity(&req)?;
+    let flh = first_level_hash(identity.as_bytes(), &snapshot.salts);
+    let uid = raw_uid(
+        &flh,
+        IdentityScope::Euid,
+        identity.identity_type(),
+        &snapshot.salts,
+    );
+    optouts
+        .record(&OptOutRecord {
+            first_level_hash: flh,
+            advertising_id: uid.as_bytes().to_vec(),
+            opted_out_ms: now_ms,
+        })
+        .map_err(|e| {
+            tracing::error!(error = %e, "opt-out not recorded");
+            ApiResponse::error(500, "unknown", Some("Opt-out could not be recorded"))
+        })?;
+    Ok(success(serde_json::json!({ "optout": "OK" })))
+}
+
+/// The keysets whose keys a caller may see (`wire.md` §5): the master keyset, the caller's
+/// own, those listing the caller in `allowed_sites`, and for ID_READER every unrestricted
+/// one. Never the refresh keyset.
+fn visible_keysets<'s>(
+    snapshot: &'s Snapshot,
+    client: &'s Client,
+    id_reader: bool,
+) -> impl Iterator<Item = &'s Keyset> + 's {
+    snapshot.keys.keysets().filter(move |ks| {
+        ks.enabled
+            && ks.keyset_id != REFRESH_KEYSET_ID
+            && ks.site_id != REFRESH_KEYSET_ID
+            && (ks.keyset_id == MASTER_KEYSET_ID
+                || ks.site_id == client.site_id
+                || match &ks.allowed_sites {
+                    Some(sites) => sites.contains(&client.site_id),
+                    None => id_reader,
+                })
+    })
+}
+
+/// `POST /v2/key/bidstream` (ID_READER): keys without keyset ids, times in seconds.
+pub fn key_bidstream(snapshot: &Snapshot, client: &Client) -> Outcome {
+    let keys: Vec<serde_json::Value> = visible_keysets(snapshot, client, true)
+        .flat_map(|ks| snapshot.keys.keys_of_keyset(ks.keyset_id))
+        .map(|k| k.to_sdk_json(None))
+        .collect();
+    let c = &snapshot.config;
+    Ok(success(serde_json::json!({
+        "max_bidstream_lifetime_seconds": c.identity_token_expires_after_seconds + 10,
+        "identity_scope": "EUID",
+        "allow_clock_skew_seconds": c.allow_clock_skew_seconds,
+        "keys": keys,
+    })))
+}
+
+/// `POST /v2/key/sharing` (SHARER or ID_READER): keys with `keyset_id` on the caller's own
+/// keysets and the master keyset (as 9999999), and the sharing header fields.
+pub fn key_sharing(snapshot: &Snapshot, client: &Client) -> Outcome {
+    let id_reader = client.roles.contains(Role::IdReader);
+    let keys: Vec<serde_json::Value> = visible_keysets(snapshot, client, id_reader)
+        .flat_map(|ks| {
+            let keyset_id = if ks.keyset_id == MASTER_KEYSET_ID {
+                Some(MASTER_KEYSET_ID_FOR_SDKS)
+            } else if ks.site_id == client.site_id {
+                Some(ks.keyset_id)
+            } else {
+                None
+            };
+            snapshot
+                .keys
+                .keys_of_keyset(ks.keyset_id)
+                .map(move |k| k.to_sdk_json(keyset_id))
+        })
+        .collect();
+    let c = &snapshot.config;
+    let mut body = serde_json::json!({
+        "caller_site_id": client.site_id,
+        "master_keyset_id": MASTER_KEYSET_ID_FOR_SDKS,
+        "token_expiry_seconds": c.sharing_token_expiry_seconds.to_string(),
+        "identity_scope": "EUID",
+        "allow_clock_skew_seconds": c.allow_clock_skew_seconds,
+        "keys": keys,
+    });
+    if let Some(obj) = body.as_object_mut() {
+        if let Some(ks) = snapshot.keys.default_keyset_of_site(client.site_id) {
+            obj.insert("default_keyset_id".to_owned(), ks.keyset_id.into());
+        }
+        if client.roles.contains(Role::Sharer) {
+            obj.insert(
+                "max_sharing_lifetime_seconds".to_owned(),
+                (c.sharing_token_expiry_seconds + 10).into(),
+            );
+        }
+    }
+    Ok(success(body))
+}
+
+const MAP_FIELDS: [&str; 4] = ["email", "email_hash", "phone", "phone_hash"];
+
+/// `POST /v2/identity/map` (v2): one array of identities → mapped / unmapped, each with the
+/// input string echoed as `identifier`.
+pub fn identity_map(snapshot: &Snapshot, optouts: &dyn OptOutStore, json: &[u8]) -> Outcome {
+    let value: serde_json::Value = if json.is_empty() {
+        serde_json::Value::Object(serde_json::Map::new())
+    } else {
+        serde_json::from_slice(json).map_err(|_| ApiResponse::client_error(INVALID_JSON))?
+    };
+    let mut chosen = None;
+    let mut count = 0;
+    for (i, name) in MAP_FIELDS.iter().enumerate() {
+        match value.get(name) {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::Array(items)) => {
+                count += 1;
+                chosen = Some((i, items));
+            }
+            Some(_) => {
+                return Err(ApiResponse::client_error(&format!(
+                    "{name} must be an array"
+                )))
+            }
+        }
+    }
+    let (kind, items) = match (count, chosen) {
+        (1, Some(c)) => c,
+        _ => return Err(ApiResponse::client_error(EXACTLY_ONE)),
+    };
+    let mut mapped = Vec::with_capacity(items.len());
+    let mut unmapped = Vec::new();
+    for item in items {
+        let hash = item.as_str().and_then(|s| {
+            let input = match kind {
+                0 => IdentityInput::Email(s),
+                1 => IdentityInput::EmailHash(s),
+                2 => IdentityInput::Phone(s),
+                _ => IdentityInput::PhoneHash(s),
+            };
+            input.to_identity_hash().ok()
+        });
+        let Some(hash) = hash else {
+            unmapped
+                .push(serde_json::json!({ "identifier": item, "reason": "invalid identifier" }));
+            continue;
+        };
+        let flh = first_level_hash(hash.as_bytes(), &snapshot.salts);
+        if opted_out(snapshot, optouts, &flh, &snapshot.test_identities.optout) {
+            unmapped.push(serde_json::json!({ "identifier": item, "reason": "optout" }));
+            continue;
+        }
+        let identity_type = if kind < 2 {
+            IdentityType::Email
+        } else {
+            IdentityType::Phone
+        };
+        let uid = raw_uid(&flh, IdentityScope::Euid, identity_type, &snapshot.salts);
+        mapped.push(serde_json::json!({
+            "identifier": item,
+            "advertising_id": uid.to_base64(),
+            "bucket_id": snapshot.salts.bucket_for(&flh).bucket_id(),
+        }));
+    }
+    let mut body = serde_json::json!({ "mapped": mapped });
+    if !unmapped.is_empty() {
+        if let Some(obj) = body.as_object_mut() {
+            obj.insert("unmapped".to_owned(), unmapped.into());
+        }
+    }
+    Ok(success(body))
+}
+
+/// At most this many ids per `/v2/optout/status` request.
+pub const MAX_OPTOUT_STATUS_IDS: usize = 5000;
+
+/// `POST /v2/optout/status`: which of the given raw UIDs opted out, and since when (ms).
+pub fn optout_status(optouts: &dyn OptOutStore, json: &[u8]) -> Outcome {
+    let value: serde_json::Value = if json.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(json).map_err(|_| ApiResponse::client_error(INVALID_JSON))?
+    };
+    let Some(ids) = value.get("advertising_ids").and_then(|v| v.as_array()) else {
+        return Err(ApiResponse::client_error(
+            "Required Parameter Missing: advertising_ids",
+        ));
+    };
+    if ids.len() > MAX_OPTOUT_STATUS_IDS {
+        return Err(ApiResponse::client_error("Request payload is too large"));
+    }
+    let opted_out: Vec<serde_json::Value> = ids
+        .iter()
+        .filter_map(|v| v.as_str())
+        .filter_map(|id| {
+            let bytes = STANDARD.decode(id).ok()?;
+            let since = optouts.advertising_id_opted_out_since(&bytes)?;
+            Some(serde_json::json!({ "advertising_id": id, "opted_out_since": since }))
+        })
+        .collect();
+    Ok(success(serde_json::json!({ "opted_out": opted_out })))
+}
+
+/// How a refresh ended, for the transport to encrypt (200) or send as an error.
+pub enum RefreshReply {
+    /// Encrypt `json` with the submitted envelope's `refresh_response_key`.
+    Sealed {
+        /// The key from the submitted refresh envelope.
+        key: Box<euid_crypto::AesGcmKey>,
+        /// The response JSON.
+        json: Vec<u8>,
+    },
+    /// A plain error.
+    Error(ApiResponse),
+}
+
+/// `POST /v2/token/refresh`: the 388-character refresh envelope → new tokens, `optout`, or
+/// the documented 400s (`wire.md` §1.3, §7). `authenticated` says whether a valid API key
+/// came with the request, which selects the error texts.
+pub fn refresh<R: RandomSource>(
+    snapshot: &Snapshot,
+    optouts: &dyn OptOutStore,
+    body: &[u8],
+    authenticated: bool,
+    now_ms: i64,
+    rng: &mut R,
+) -> RefreshReply {
+    let invalid = || {
+        RefreshReply::Error(if authenticated {
+            ApiResponse::error(400, "invalid_token", Some("Invalid Token presented"))
+        } else {
+            ApiResponse::error(400, "error", Some("Error refreshing token"))
+        })
+    };
+    let Ok(text) = std::str::from_utf8(body) else {
+        return invalid();
+    };
+    let opened = match euid_token::open_refresh_envelope(&snapshot.keys, text) {
+        Ok(o) => o,
+        Err(e) if e.kind() == euid_token::RefreshErrorKind::Envelope => {
+            return RefreshReply::Error(ApiResponse::client_error(&e.to_string()))
+        }
+        Err(_) => return invalid(),
+    };
+    let token = &opened.token;
+    if token.scope != IdentityScope::Euid {
+        return invalid();
+    }
+    let flh = token.first_level_hash;
+    if token.expires_ms < now_ms {
+        return RefreshReply::Error(if authenticated {
+            ApiResponse::error(400, "expired_token", Some("Expired Token presented"))
+        } else {
+            ApiResponse::error(400, "error", Some("Error refreshing token"))
+        });
+    }
+    if token.established_ms < REFRESH_CUTOFF_MS
+        || opted_out(
+            snapshot,
+            optouts,
+            &flh,
+            &snapshot.test_identities.refresh_optout,
+        )
+    {
+        return RefreshReply::Sealed {
+            key: Box::new(opened.refresh_response_key),
+            json: OPTOUT_JSON.to_vec(),
+        };
+    }
+    match snapshot
+        .generator
+        .refresh_opened(&snapshot.keys, &snapshot.salts, opened, now_ms, rng)
+    {
+        euid_token::RefreshOutcome::Refreshed {
+            tokens,
+            refresh_response_key,
+            ..
+        } => RefreshReply::Sealed {
+            key: Box::new(refresh_response_key),
+            json: tokens_json(&tokens),
+        },
+        euid_token::RefreshOutcome::Expired { .. } => RefreshReply::Error(if authenticated {
+            ApiResponse::error(400, "expired_token", Some("Expired Token presented"))
+        } else {
+            ApiResponse::error(400, "error", Some("Error refreshing token"))
+        }),
+        // The token was already checked: only a missing active key gets here.
+        euid_token::RefreshOutcome::Invalid(_) => RefreshReply::Error(no_active_key()),
+    }
+}

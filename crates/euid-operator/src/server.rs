@@ -1,0 +1,336 @@
+//! The HTTP transport: axum routes over the sans-IO pipeline, request limits, metrics and
+//! logs, the reload loop and graceful shutdown.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use euid_crypto::FastRandom;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::api::{self, ApiRequest, ApiResponse, Endpoint};
+use crate::config::{OperatorConfig, DEFAULT_LISTEN};
+use crate::data_dir::{DataDir, DataDirError, DemoClient};
+use crate::init::{init_data_dir, InitOptions};
+use crate::optout::SqliteOptOutStore;
+use crate::state::Operator;
+
+thread_local! {
+    // One AES-CTR generator per worker thread, keyed from the OS: no syscall per request, no lock.
+    static RNG: RefCell<FastRandom> = RefCell::new(FastRandom::new());
+}
+
+/// The current time, Unix ms.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// How to start a server.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// The data directory (created on first start).
+    pub data_dir: PathBuf,
+    /// Listen address; `None` = the config's `listen`, else `127.0.0.1:8080`.
+    pub listen: Option<String>,
+    /// Operator settings.
+    pub config: OperatorConfig,
+    /// What a first start creates.
+    pub init: InitOptions,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(crate::data_dir::DEFAULT_DATA_DIR),
+            listen: None,
+            config: OperatorConfig::default(),
+            init: InitOptions::default(),
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The data directory could not be created or loaded.
+    #[error("data directory: {0}")]
+    DataDir(#[from] DataDirError),
+    /// The opt-out database could not be opened.
+    #[error("{0}")]
+    OptOut(#[from] crate::optout::OptOutError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// A server running in the background of the current tokio runtime.
+#[derive(Debug)]
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    operator: Arc<Operator>,
+    demo: DemoClient,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+    reloader: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The shared operator state.
+    pub fn operator(&self) -> &Arc<Operator> {
+        &self.operator
+    }
+
+    /// The demo client's credentials (as in `demo-client.json`).
+    pub fn demo_client(&self) -> &DemoClient {
+        &self.demo
+    }
+
+    /// Stops accepting connections, lets requests in flight finish, and waits.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.reloader.abort();
+        match self.task.await {
+            Ok(result) => result,
+            Err(join) => Err(std::io::Error::other(join)),
+        }
+    }
+
+    /// Runs until `signal` completes, then shuts down gracefully.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> std::io::Result<()> {
+        signal.await;
+        self.shutdown().await
+    }
+}
+
+/// Creates the data directory if needed, loads it, binds the listen address and serves in
+/// the background. Must be called inside a tokio runtime.
+pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError> {
+    let config = Arc::new(options.config);
+    let addr = options
+        .listen
+        .clone()
+        .or_else(|| config.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: addr.clone(),
+        source,
+    })?;
+    let dir = DataDir::new(&options.data_dir);
+    let mut init = options.init.clone();
+    init.base_url = format!("http://{local_addr}");
+    let demo = init_data_dir(dir.root(), &init)?.demo_client;
+    let optouts = Arc::new(SqliteOptOutStore::open(&dir.optout_db())?);
+    let operator = Arc::new(Operator::load(dir, config.clone(), optouts)?);
+
+    let reloader = {
+        let operator = operator.clone();
+        let every = Duration::from_millis(config.reload_interval_ms);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let op = operator.clone();
+                // Loading a large salt file takes a while: keep it off the request workers.
+                let _ = tokio::task::spawn_blocking(move || op.reload_if_changed()).await;
+            }
+        })
+    };
+
+    let (tx, rx) = oneshot::channel::<()>();
+    let app = router(operator.clone());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+    });
+    tracing::info!(%local_addr, "euid-operator listening");
+    Ok(RunningServer {
+        local_addr,
+        operator,
+        demo,
+        shutdown: Some(tx),
+        task,
+        reloader,
+    })
+}
+
+/// The axum router of every endpoint, over `operator`.
+pub fn router(operator: Arc<Operator>) -> Router {
+    let mut router = Router::new()
+        .route("/ops/healthcheck", get(healthcheck))
+        .route("/metrics", get(metrics));
+    for endpoint in Endpoint::ALL {
+        router = router.route(
+            endpoint.path(),
+            post(
+                move |State(op): State<Arc<Operator>>, headers: HeaderMap, body: Body| {
+                    serve_api(op, endpoint, headers, body)
+                },
+            ),
+        );
+    }
+    router.fallback(not_found).with_state(operator)
+}
+
+async fn not_found() -> Response {
+    to_http(ApiResponse::error(
+        404,
+        "client_error",
+        Some("Unknown endpoint"),
+    ))
+}
+
+async fn healthcheck(State(op): State<Arc<Operator>>) -> Response {
+    let problem = op
+        .health_problem()
+        .or_else(|| api::health_problem(&op.snapshot(), now_ms()));
+    let (status, body) = match problem {
+        None => (StatusCode::OK, "OK".to_owned()),
+        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason),
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(api::TEXT))],
+        body,
+    )
+        .into_response()
+}
+
+async fn metrics(State(op): State<Arc<Operator>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        op.metrics().render(),
+    )
+        .into_response()
+}
+
+fn is_octet_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(api::OCTET_STREAM))
+}
+
+async fn serve_api(
+    op: Arc<Operator>,
+    endpoint: Endpoint,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let limit = op.config().max_body_bytes;
+    let timeout = Duration::from_millis(op.config().request_timeout_ms);
+    let work = async {
+        let bytes = match axum::body::to_bytes(body, limit).await {
+            Ok(b) => b,
+            Err(_) => {
+                return ApiResponse::error(413, "client_error", Some("Request body is too large"))
+            }
+        };
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let binary = is_octet_stream(&headers);
+        if endpoint == Endpoint::TokenLogout {
+            // Logout commits to the database (an fsync): keep it off the async workers.
+            let op = op.clone();
+            tokio::task::spawn_blocking(move || {
+                run_pipeline(&op, endpoint, authorization.as_deref(), binary, &bytes)
+            })
+            .await
+            .unwrap_or_else(|_| ApiResponse::error(500, "unknown", Some("Internal error")))
+        } else {
+            run_pipeline(&op, endpoint, authorization.as_deref(), binary, &bytes)
+        }
+    };
+    let response = match tokio::time::timeout(timeout, work).await {
+        Ok(r) => r,
+        Err(_) => ApiResponse::error(408, "client_error", Some("Request timed out")),
+    };
+    let elapsed = started.elapsed();
+    op.metrics()
+        .observe(endpoint.path(), response.http_status, elapsed);
+    // Only the endpoint, status, latency and site: never bodies, keys, tokens or identities.
+    tracing::info!(
+        endpoint = endpoint.path(),
+        status = response.http_status,
+        latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        site_id = response.site_id,
+        "request"
+    );
+    to_http(response)
+}
+
+fn run_pipeline(
+    op: &Operator,
+    endpoint: Endpoint,
+    authorization: Option<&str>,
+    binary: bool,
+    body: &Bytes,
+) -> ApiResponse {
+    let snapshot = op.snapshot();
+    let request = ApiRequest {
+        endpoint,
+        authorization,
+        binary,
+        body,
+    };
+    RNG.with(|rng| {
+        let mut rng = rng.borrow_mut();
+        api::handle(&snapshot, op.optouts(), &request, now_ms(), &mut *rng)
+    })
+}
+
+fn to_http(response: ApiResponse) -> Response {
+    let status = StatusCode::from_u16(response.http_status).unwrap_or(StatusCode::BAD_REQUEST);
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(response.content_type),
+        )],
+        response.body,
+    )
+        .into_response()
+}
