@@ -1,3 +1,6 @@
-//! End-to-end benchmarks of the euid-rs operator pipeline live in `benches/`;
-//! per-crate micro-benchmarks live in each crate's own `benches/` folder.
+//! End-to-end benchmarks of the euid-rs operator: the in-process pipeline benchmark lives in
+//! `benches/pipeline.rs`, the HTTP load driver in [`load`] (binary `euid-load`). Per-crate
+//! micro-benchmarks live in each crate's own `benches/` folder.
 #![forbid(unsafe_code)]
+
+pub mod load;

@@ -1,0 +1,34 @@
+//! `euid-load`: the end-to-end load driver (see `euid_benches::load`).
+//!
+//! ```text
+//! cargo run --release -p euid-benches --bin euid-load -- --requests 200000 --seconds 15 --connections 32
+//! ```
+
+use std::process::ExitCode;
+
+use euid_benches::load::{run, LoadArgs};
+
+fn main() -> ExitCode {
+    let args = match LoadArgs::parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("euid-load: {message}\n{}", LoadArgs::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    match run(&args) {
+        Ok(report) => {
+            print!("{report}");
+            if report.total_errors() == 0 {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("euid-load: {} requests failed verification", report.total_errors());
+                ExitCode::from(1)
+            }
+        }
+        Err(message) => {
+            eprintln!("euid-load: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
