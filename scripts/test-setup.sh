@@ -16,8 +16,15 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import uid2_client, s
   "$venv/bin/pip" install --quiet --disable-pip-version-check "uid2-client==$UID2_CLIENT_VERSION"
 fi
 
+# Headless Chromium for the browser test (examples/publisher-page/browser-test.mjs).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "test-setup: installing chromium" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 # npm packages for the JS-side tests (TCF differential, browser SDK), pinned by lockfile.
-for dir in tests/js; do
+for dir in tests/js examples/publisher-page; do
   if [ -f "$dir/package.json" ]; then
     if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
       echo "test-setup: npm ci in $dir" >&2

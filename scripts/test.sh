@@ -21,6 +21,17 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (unit, integration, doc)"
 cargo test --workspace --locked
 
+step "browser test (publisher page, EUID browser SDK, headless Chromium)"
+if command -v node >/dev/null; then
+  cargo build -p euid-operator --bin euid-operator --locked
+  node examples/publisher-page/browser-test.mjs
+elif [ -n "${CI:-}" ]; then
+  echo "browser test: node is missing (required in CI)" >&2
+  exit 1
+else
+  echo "browser test skipped: node is missing" >&2
+fi
+
 step "cargo bench --no-run"
 cargo bench --workspace --locked --no-run
 

@@ -96,6 +96,12 @@ pub struct DemoClient {
     pub site_id: i32,
     /// Where the operator listens, e.g. `http://127.0.0.1:8080`.
     pub base_url: String,
+    /// The demo site's client-side token generation subscription id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
+    /// The demo site's CSTG server public key (`EUID-X-L-…`), for the browser SDK.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_public_key: Option<String>,
 }
 
 impl std::fmt::Debug for DemoClient {

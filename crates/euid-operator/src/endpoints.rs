@@ -155,7 +155,7 @@ fn one_identity(req: &DiiRequest<'_>) -> Result<IdentityHash, ApiResponse> {
 
 /// Whether an identity counts as opted out where opt-outs are checked: a stored record or a
 /// test identity in `test_optouts`; validate identities never are (decision 5).
-fn opted_out(
+pub(crate) fn opted_out(
     snapshot: &Snapshot,
     optouts: &dyn OptOutStore,
     flh: &[u8; 32],

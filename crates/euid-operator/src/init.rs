@@ -113,13 +113,17 @@ pub fn init_data_dir(path: &Path, options: &InitOptions) -> Result<InitReport, D
             client_secret: client.client_secret,
             site_id: options.demo_site_id,
             base_url: options.base_url.clone(),
+            subscription_id: None,
+            server_public_key: None,
         };
         write_json(&demo_path, &demo)?;
         created.push("demo-client.json".to_owned());
         Some(demo)
     };
     if let Some(d) = demo.as_mut() {
-        if d.base_url != options.base_url {
+        let keypair_changed =
+            crate::cstg::ensure_demo_keypair(path, d, now, &mut rng, &mut created)?;
+        if d.base_url != options.base_url || keypair_changed {
             d.base_url = options.base_url.clone();
             write_json(&demo_path, &*d)?;
         }
@@ -336,7 +340,7 @@ mod tests {
             ..InitOptions::default()
         };
         let first = init_data_dir(tmp.path(), &options).unwrap();
-        assert_eq!(first.created.len(), 6, "{:?}", first.created);
+        assert_eq!(first.created.len(), 7, "{:?}", first.created);
         let dir = DataDir::new(tmp.path());
         let keys = load_keys(&dir);
         let now_ms = now_s() * 1000;

@@ -4,6 +4,8 @@
 pub mod api;
 pub mod clients;
 pub mod config;
+pub mod cors;
+pub mod cstg;
 pub mod data_dir;
 pub mod endpoints;
 pub mod init;

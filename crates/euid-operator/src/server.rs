@@ -205,7 +205,48 @@ pub fn router(operator: Arc<Operator>) -> Router {
             ),
         );
     }
-    router.fallback(not_found).with_state(operator)
+    router
+        .route(crate::cstg::PATH, post(client_generate))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(crate::cors::cors))
+        .with_state(operator)
+}
+
+async fn client_generate(
+    State(op): State<Arc<Operator>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let response = match axum::body::to_bytes(body, op.config().max_body_bytes).await {
+        Err(_) => ApiResponse::error(413, "client_error", Some("Request body is too large")),
+        Ok(bytes) => {
+            let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+            let snapshot = op.snapshot();
+            RNG.with(|rng| {
+                let mut rng = rng.borrow_mut();
+                crate::cstg::client_generate(
+                    &snapshot,
+                    op.optouts(),
+                    &bytes,
+                    origin,
+                    now_ms(),
+                    &mut *rng,
+                )
+            })
+        }
+    };
+    let elapsed = started.elapsed();
+    op.metrics()
+        .observe(crate::cstg::PATH, response.http_status, elapsed);
+    tracing::info!(
+        endpoint = crate::cstg::PATH,
+        status = response.http_status,
+        latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        site_id = response.site_id,
+        "request"
+    );
+    to_http(response)
 }
 
 async fn not_found() -> Response {

@@ -37,6 +37,8 @@ pub struct Snapshot {
     pub skew: SkewPolicy,
     /// First-level hashes of the test identities under these salts.
     pub test_identities: TestIdentities,
+    /// Client-side token generation keypairs (`client_side_keypairs.json`).
+    pub cstg_keypairs: euid_cstg::KeypairStore,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -153,6 +155,7 @@ impl Snapshot {
             max_future_ms: skew_ms,
         };
         let test_identities = TestIdentities::new(&salts);
+        let cstg_keypairs = crate::cstg::load_keypairs(dir)?;
         Ok(Snapshot {
             config,
             clients,
@@ -162,6 +165,7 @@ impl Snapshot {
             consent,
             skew,
             test_identities,
+            cstg_keypairs,
         })
     }
 }

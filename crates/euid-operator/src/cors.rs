@@ -1,0 +1,62 @@
+//! CORS for the two endpoints a browser calls directly (`/v2/token/refresh` from the SDK,
+//! `/v2/token/client-generate` for CSTG): any origin may call them, as on the live operator.
+//! Every other endpoint is server to server and gets no CORS headers.
+
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// The paths that answer CORS preflights and carry CORS headers.
+pub const CORS_PATHS: [&str; 2] = ["/v2/token/refresh", crate::cstg::PATH];
+
+const ALLOW_METHODS: &str = "POST, OPTIONS";
+const ALLOW_HEADERS: &str =
+    "Content-Type, Authorization, X-UID2-Client-Version, X-EUID-Client-Version";
+const MAX_AGE_SECONDS: &str = "86400";
+
+fn allow_origin(request_headers: &HeaderMap) -> HeaderValue {
+    // Echo the origin (so credentials-mode requests work too); `*` when there is none.
+    request_headers
+        .get(header::ORIGIN)
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static("*"))
+}
+
+/// axum middleware: answers `OPTIONS` preflights on [`CORS_PATHS`] with 204 and adds
+/// `Access-Control-Allow-Origin` to their responses.
+pub async fn cors(request: Request, next: Next) -> Response {
+    if !CORS_PATHS.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
+    let origin = allow_origin(request.headers());
+    if request.method() == Method::OPTIONS {
+        let allow_headers = request
+            .headers()
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static(ALLOW_HEADERS));
+        return (
+            StatusCode::NO_CONTENT,
+            [
+                (header::ACCESS_CONTROL_ALLOW_ORIGIN, origin),
+                (
+                    header::ACCESS_CONTROL_ALLOW_METHODS,
+                    HeaderValue::from_static(ALLOW_METHODS),
+                ),
+                (header::ACCESS_CONTROL_ALLOW_HEADERS, allow_headers),
+                (
+                    header::ACCESS_CONTROL_MAX_AGE,
+                    HeaderValue::from_static(MAX_AGE_SECONDS),
+                ),
+                (header::VARY, HeaderValue::from_static("Origin")),
+            ],
+        )
+            .into_response();
+    }
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    response
+}

@@ -1,0 +1,149 @@
+//! `POST /v2/token/client-generate` (client-side token generation, `wire.md` §7) and the
+//! client-side keypairs in the data directory (`client_side_keypairs.json`).
+
+use std::path::{Path, PathBuf};
+
+use euid_crypto::RandomSource;
+use euid_cstg::{decode_request, KeypairStore, ServerKeypair};
+use euid_normalize::IdentityInput;
+use euid_token::{first_level_hash, PRIVACY_BITS_CLIENT_SIDE};
+
+use crate::api::{ApiResponse, JSON, TEXT};
+use crate::data_dir::{self, write_atomic, DataDir, DataDirError, DemoClient};
+use crate::endpoints::{self, INVALID_IDENTIFIER};
+use crate::optout::OptOutStore;
+use crate::state::Snapshot;
+
+/// The URL path.
+pub const PATH: &str = "/v2/token/client-generate";
+/// The keypairs file, in the data directory.
+pub const KEYPAIRS_FILE: &str = "client_side_keypairs.json";
+/// Origins the demo site's keypair accepts: a publisher page on this machine.
+pub const DEMO_DOMAINS: [&str; 2] = ["localhost", "127.0.0.1"];
+
+const OPTOUT_JSON: &[u8] = br#"{"status":"optout"}"#;
+
+/// Where the keypairs live in `dir`.
+pub fn keypairs_path(dir: &DataDir) -> PathBuf {
+    dir.root().join(KEYPAIRS_FILE)
+}
+
+/// Loads the keypairs; a data directory without the file has none (CSTG answers
+/// `bad subscription_id`).
+pub fn load_keypairs(dir: &DataDir) -> Result<KeypairStore, DataDirError> {
+    let path = keypairs_path(dir);
+    if !path.exists() {
+        return Ok(KeypairStore::new());
+    }
+    KeypairStore::from_json(&data_dir::read(&path)?).map_err(|e| DataDirError::invalid(&path, e))
+}
+
+/// First-start part of `init_data_dir`: creates `client_side_keypairs.json` with one keypair
+/// for the demo site (domains `localhost` and `127.0.0.1`) when missing, and makes sure
+/// `demo-client.json` carries its `subscription_id` and `server_public_key`.
+pub(crate) fn ensure_demo_keypair(
+    root: &Path,
+    demo: &mut DemoClient,
+    now_s: i64,
+    rng: &mut impl RandomSource,
+    created: &mut Vec<String>,
+) -> Result<bool, DataDirError> {
+    let dir = DataDir::new(root);
+    let path = keypairs_path(&dir);
+    let mut store = load_keypairs(&dir)?;
+    let existing = store
+        .iter()
+        .find(|k| k.site_id == demo.site_id && !k.disabled)
+        .map(|k| (k.subscription_id.clone(), k.public_key_text().to_owned()));
+    let (subscription_id, public_key) = match existing {
+        Some(found) => found,
+        None => {
+            let keypair = ServerKeypair::generate(
+                euid_cstg::generate_subscription_id(rng),
+                demo.site_id,
+                DEMO_DOMAINS.iter().map(|d| (*d).to_owned()).collect(),
+                Vec::new(),
+                now_s,
+                rng,
+            );
+            let found = (
+                keypair.subscription_id.clone(),
+                keypair.public_key_text().to_owned(),
+            );
+            store
+                .insert(keypair)
+                .map_err(|e| DataDirError::invalid(&path, e))?;
+            write_atomic(&path, store.to_json_pretty().as_bytes())?;
+            created.push(KEYPAIRS_FILE.to_owned());
+            found
+        }
+    };
+    let changed = demo.subscription_id.as_deref() != Some(subscription_id.as_str())
+        || demo.server_public_key.as_deref() != Some(public_key.as_str());
+    demo.subscription_id = Some(subscription_id);
+    demo.server_public_key = Some(public_key);
+    Ok(changed)
+}
+
+/// `POST /v2/token/client-generate`: decode and check the request, then tokens for the
+/// keypair's site with the client-side privacy bits, sealed with the ECDH shared secret.
+/// Opt-outs are always checked here, as upstream.
+pub fn client_generate<R: RandomSource>(
+    snapshot: &Snapshot,
+    optouts: &dyn OptOutStore,
+    body: &[u8],
+    origin: Option<&str>,
+    now_ms: i64,
+    rng: &mut R,
+) -> ApiResponse {
+    let decoded = match decode_request(&snapshot.cstg_keypairs, body, origin) {
+        Ok(d) => d,
+        Err(e) => {
+            return ApiResponse {
+                http_status: e.http_status(),
+                content_type: JSON,
+                body: e.to_json_body().into_bytes(),
+                site_id: None,
+            }
+        }
+    };
+    let site_id = decoded.keypair.site_id;
+    let input = match decoded.identity.identity_type {
+        euid_normalize::IdentityType::Email => IdentityInput::EmailHash(&decoded.identity.hash),
+        euid_normalize::IdentityType::Phone => IdentityInput::PhoneHash(&decoded.identity.hash),
+    };
+    let Ok(identity) = input.to_identity_hash() else {
+        return ApiResponse::client_error(INVALID_IDENTIFIER);
+    };
+    let flh = first_level_hash(identity.as_bytes(), &snapshot.salts);
+    let plaintext =
+        if endpoints::opted_out(snapshot, optouts, &flh, &snapshot.test_identities.optout) {
+            OPTOUT_JSON.to_vec()
+        } else {
+            match snapshot.generator.generate(
+                &snapshot.keys,
+                &snapshot.salts,
+                identity.identity_type(),
+                identity.as_bytes(),
+                site_id,
+                PRIVACY_BITS_CLIENT_SIDE,
+                now_ms,
+                rng,
+            ) {
+                Ok(tokens) => endpoints::tokens_json(&tokens),
+                Err(_) => {
+                    return ApiResponse::error(
+                        500,
+                        "unknown",
+                        Some("No active encryption key available"),
+                    )
+                }
+            }
+        };
+    ApiResponse {
+        http_status: 200,
+        content_type: TEXT,
+        body: decoded.seal_response(&plaintext, rng).into_bytes(),
+        site_id: Some(site_id),
+    }
+}

@@ -1,0 +1,27 @@
+#![no_main]
+//! Any body: decode_request returns a typed error or a request, never panics; the keypairs
+//! file parser likewise. The keypair is the WebCrypto vector's, so seeds made from that
+//! request reach the ECDH and GCM steps.
+
+use euid_cstg::{decode_request, KeypairStore};
+use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
+
+const PUBLIC: &str = "EUID-X-L-MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEeHLpW9mMUl57JmVEavzln9X23MW+l1Cn+IK3BdWHw8DT/dj2CQC0hlyKtUUf80Y9K+wc9yoi6qUjYeiVOc+L6w==";
+const PRIVATE: &str = "EUID-Y-L-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg7GVtmZngoX5I7kFmiS50WbzXi3DXJjHfNVvNmgl9PJmhRANCAAR4culb2YxSXnsmZURq/OWf1fbcxb6XUKf4grcF1YfDwNP92PYJALSGXIq1RR/zRj0r7Bz3KiLqpSNh6JU5z4vr";
+
+fn store() -> &'static KeypairStore {
+    static STORE: OnceLock<KeypairStore> = OnceLock::new();
+    STORE.get_or_init(|| {
+        let file = format!(
+            r#"[{{"subscription_id":"WebCrypto1","public_key":"{PUBLIC}","private_key":"{PRIVATE}","site_id":999,"domain_names":["localhost"],"app_names":["com.example.app"]}}]"#
+        );
+        KeypairStore::from_json(file.as_bytes()).expect("fuzz keypair")
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let _ = decode_request(store(), data, Some("http://localhost:3000"));
+    let _ = decode_request(store(), data, None);
+    let _ = KeypairStore::from_json(data);
+});
