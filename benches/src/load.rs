@@ -57,9 +57,7 @@ impl LoadArgs {
     pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
         let mut out = Self::default();
         while let Some(flag) = args.next() {
-            let value = args
-                .next()
-                .ok_or_else(|| format!("{flag} needs a value"))?;
+            let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
             let number: u64 = value
                 .parse()
                 .map_err(|_| format!("{flag}: not a number: {value}"))?;
@@ -134,7 +132,11 @@ impl std::fmt::Display for Report {
             "| scenario | requests | req/s | p50 | p90 | p99 | errors | ratio to baseline |"
         )?;
         writeln!(f, "| --- | --- | --- | --- | --- | --- | --- | --- |")?;
-        let baseline = self.results.first().map(ScenarioResult::rate).unwrap_or(0.0);
+        let baseline = self
+            .results
+            .first()
+            .map(ScenarioResult::rate)
+            .unwrap_or(0.0);
         for r in &self.results {
             writeln!(
                 f,
@@ -183,7 +185,9 @@ pub fn run(args: &LoadArgs) -> Result<Report, String> {
 
     let target = Target {
         api_key: Arc::new(format!("Bearer {}", demo.api_key)),
-        secret: Arc::new(ClientSecret::from_base64(&demo.client_secret).map_err(|e| e.to_string())?),
+        secret: Arc::new(
+            ClientSecret::from_base64(&demo.client_secret).map_err(|e| e.to_string())?,
+        ),
     };
     let mut results = Vec::new();
     for scenario in [Scenario::Baseline, Scenario::Generate, Scenario::Refresh] {
@@ -260,7 +264,12 @@ impl Connection {
         Ok(Self { sender })
     }
 
-    async fn post(&mut self, path: &str, auth: &str, body: Vec<u8>) -> Result<(StatusCode, Bytes), String> {
+    async fn post(
+        &mut self,
+        path: &str,
+        auth: &str,
+        body: Vec<u8>,
+    ) -> Result<(StatusCode, Bytes), String> {
         self.sender.ready().await.map_err(|e| e.to_string())?;
         let request = Request::post(path)
             .header(hyper::header::HOST, "127.0.0.1")
@@ -309,7 +318,12 @@ fn identity_of(json: &[u8]) -> Option<(String, AesGcmKey)> {
     Some((token, key))
 }
 
-async fn drive(scenario: Scenario, addr: SocketAddr, target: &Target, args: &LoadArgs) -> Result<ScenarioResult, String> {
+async fn drive(
+    scenario: Scenario,
+    addr: SocketAddr,
+    target: &Target,
+    args: &LoadArgs,
+) -> Result<ScenarioResult, String> {
     let issued = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let started = Instant::now();
@@ -327,7 +341,9 @@ async fn drive(scenario: Scenario, addr: SocketAddr, target: &Target, args: &Loa
             let mut identity = None;
             if scenario == Scenario::Refresh {
                 let (body, nonce) = generate_body(&target, worker as u64, &mut rng);
-                if let Ok((StatusCode::OK, reply)) = conn.post("/v2/token/generate", &target.api_key, body).await {
+                if let Ok((StatusCode::OK, reply)) =
+                    conn.post("/v2/token/generate", &target.api_key, body).await
+                {
                     identity = open_response(&target.secret, &reply, Some(nonce))
                         .ok()
                         .and_then(|r| identity_of(&r.json));
@@ -352,18 +368,31 @@ async fn drive(scenario: Scenario, addr: SocketAddr, target: &Target, args: &Loa
                     Scenario::Generate => {
                         let (body, nonce) = generate_body(&target, n, &mut rng);
                         match conn.post("/v2/token/generate", &target.api_key, body).await {
-                            Ok((StatusCode::OK, reply)) => open_response(&target.secret, &reply, Some(nonce))
-                                .ok()
-                                .and_then(|r| identity_of(&r.json))
-                                .is_some(),
+                            Ok((StatusCode::OK, reply)) => {
+                                open_response(&target.secret, &reply, Some(nonce))
+                                    .ok()
+                                    .and_then(|r| identity_of(&r.json))
+                                    .is_some()
+                            }
                             _ => false,
                         }
                     }
                     Scenario::Refresh => {
-                        let Some((token, key)) = identity.take() else { break };
-                        match conn.post("/v2/token/refresh", &target.api_key, token.clone().into_bytes()).await {
+                        let Some((token, key)) = identity.take() else {
+                            break;
+                        };
+                        match conn
+                            .post(
+                                "/v2/token/refresh",
+                                &target.api_key,
+                                token.clone().into_bytes(),
+                            )
+                            .await
+                        {
                             Ok((StatusCode::OK, reply)) => {
-                                identity = open_refresh_response(&key, &reply).ok().and_then(|json| identity_of(&json));
+                                identity = open_refresh_response(&key, &reply)
+                                    .ok()
+                                    .and_then(|json| identity_of(&json));
                                 identity.is_some()
                             }
                             _ => false,

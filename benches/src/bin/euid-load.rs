@@ -22,7 +22,10 @@ fn main() -> ExitCode {
             if report.total_errors() == 0 {
                 ExitCode::SUCCESS
             } else {
-                eprintln!("euid-load: {} requests failed verification", report.total_errors());
+                eprintln!(
+                    "euid-load: {} requests failed verification",
+                    report.total_errors()
+                );
                 ExitCode::from(1)
             }
         }

@@ -79,7 +79,13 @@ impl AesGcmKey {
     }
 
     /// Appends `iv ‖ GCM(plaintext, aad) ‖ tag` to `out` without other allocation.
-    pub fn seal_into(&self, iv: &[u8; GCM_IV_LEN], aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) {
+    pub fn seal_into(
+        &self,
+        iv: &[u8; GCM_IV_LEN],
+        aad: &[u8],
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) {
         out.reserve(GCM_IV_LEN + plaintext.len() + GCM_TAG_LEN);
         out.extend_from_slice(iv);
         let start = out.len();

@@ -8,7 +8,7 @@ mod identity_hash;
 mod identity_input;
 mod identity_type;
 mod phone;
-mod sha256_sink;
+mod sha256;
 
 pub use email::{hash_email, normalize_email, normalize_email_into};
 pub use error::NormalizeError;

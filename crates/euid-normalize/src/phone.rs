@@ -1,6 +1,6 @@
 //! Phone numbers (`wire.md` §2.3): validated, never rewritten, hashed exactly as sent.
 
-use crate::sha256_sink::sha256;
+use crate::sha256::sha256;
 use crate::{IdentityHash, IdentityType, NormalizeError};
 
 /// Fewest digits after the `+` that the operator accepts.

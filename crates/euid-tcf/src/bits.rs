@@ -19,6 +19,15 @@ static SEXTET: [u8; 256] = {
     table
 };
 
+/// Whether every byte is a base64url alphabet character (no `=`, no `.`, nothing else):
+/// the table values OR together below 64 only then.
+pub(crate) fn all_alphabet(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .fold(0u8, |acc, &b| acc | SEXTET[usize::from(b)])
+        < 64
+}
+
 /// Base64url alphabet, for the encoder.
 pub(crate) const ALPHABET: &[u8; 64] =
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -40,10 +49,14 @@ impl<'a> Bits<'a> {
     /// `xxx=`) or absent; no dangling single character; non-zero trailing bits ignored.
     pub(crate) fn from_part(part: &'a str, index: usize) -> Result<Self, TcfError> {
         let bytes = part.as_bytes();
-        let data_len = match bytes
-            .iter()
-            .position(|&b| SEXTET[usize::from(b)] == NOT_BASE64)
-        {
+        let first_invalid = if all_alphabet(bytes) {
+            None
+        } else {
+            bytes
+                .iter()
+                .position(|&b| SEXTET[usize::from(b)] == NOT_BASE64)
+        };
+        let data_len = match first_invalid {
             None => bytes.len(),
             Some(pos) => {
                 if bytes.get(pos) != Some(&b'=') {
@@ -77,13 +90,25 @@ impl<'a> Bits<'a> {
         })
     }
 
+    /// A view over a part already known to be all alphabet characters (no padding).
+    pub(crate) fn from_alphabet_only(part: &'a str, index: usize) -> Result<Self, TcfError> {
+        let data = part.as_bytes();
+        if data.len() % 4 == 1 {
+            return Err(TcfError::DanglingCharacter { part: index });
+        }
+        Ok(Bits {
+            data,
+            bit_len: data.len() * 6 / 8 * 8,
+        })
+    }
+
     /// Number of readable bits.
     pub(crate) fn bit_len(&self) -> usize {
         self.bit_len
     }
 
     #[inline]
-    fn sextet(&self, index: usize) -> u64 {
+    pub(crate) fn sextet(&self, index: usize) -> u64 {
         // Every data character was validated, so the mask never changes a value.
         self.data
             .get(index)
@@ -102,13 +127,13 @@ impl<'a> Bits<'a> {
             return Some(0);
         }
         let first = offset / 6;
-        let last = (end - 1) / 6;
+        let last = end.div_ceil(6);
+        // At most 7 characters (5 leading bits + 36): 42 bits fit in the accumulator.
         let mut acc = 0u64;
-        for i in first..=last {
-            acc = (acc << 6) | self.sextet(i);
+        for &c in self.data.get(first..last)? {
+            acc = (acc << 6) | u64::from(SEXTET[usize::from(c)] & 0x3F);
         }
-        let surplus = (last + 1) * 6 - end;
-        Some((acc >> surplus) & ((1u64 << n) - 1))
+        Some((acc >> (last * 6 - end)) & ((1u64 << n) - 1))
     }
 
     /// Reads one bit; `false` past the readable end (callers validated the range first).
@@ -122,15 +147,44 @@ impl<'a> Bits<'a> {
 }
 
 /// A sequential reader over one segment that reports truncation as a typed error.
+///
+/// Characters are decoded once each into a small bit buffer as reading advances.
 pub(crate) struct Cursor<'a> {
     bits: Bits<'a>,
     pos: usize,
+    /// The low `buffered` bits of `acc` are the bits at `pos..`.
+    acc: u64,
+    buffered: u32,
+    /// Next character to decode into `acc`.
+    next_char: usize,
     segment: Segment,
 }
 
 impl<'a> Cursor<'a> {
     pub(crate) fn new(bits: Bits<'a>, pos: usize, segment: Segment) -> Self {
-        Cursor { bits, pos, segment }
+        let mut cursor = Cursor {
+            bits,
+            pos,
+            acc: 0,
+            buffered: 0,
+            next_char: 0,
+            segment,
+        };
+        cursor.align();
+        cursor
+    }
+
+    /// Refills the buffer from the character holding `pos`.
+    fn align(&mut self) {
+        self.next_char = self.pos / 6;
+        self.acc = 0;
+        self.buffered = 0;
+        let into_char = (self.pos % 6) as u32;
+        if into_char > 0 {
+            self.acc = self.bits.sextet(self.next_char);
+            self.next_char += 1;
+            self.buffered = 6 - into_char;
+        }
     }
 
     pub(crate) fn pos(&self) -> usize {
@@ -141,6 +195,7 @@ impl<'a> Cursor<'a> {
         self.bits
     }
 
+    #[cold]
     fn truncated(&self, needed: usize) -> TcfError {
         TcfError::Truncated {
             segment: self.segment,
@@ -152,13 +207,20 @@ impl<'a> Cursor<'a> {
     /// Reads `n` (≤ 36) bits and advances.
     #[inline]
     pub(crate) fn read(&mut self, n: u32) -> Result<u64, TcfError> {
-        match self.bits.read(self.pos, n) {
-            Some(v) => {
-                self.pos += n as usize;
-                Ok(v)
-            }
-            None => Err(self.truncated(self.pos.saturating_add(n as usize))),
+        debug_assert!(n <= 36);
+        let end = self.pos.saturating_add(n as usize);
+        if end > self.bits.bit_len() {
+            return Err(self.truncated(end));
         }
+        while self.buffered < n {
+            // Bits above the 42 in use fall off the top; only the low `buffered` matter.
+            self.acc = (self.acc << 6) | self.bits.sextet(self.next_char);
+            self.next_char += 1;
+            self.buffered += 6;
+        }
+        self.buffered -= n;
+        self.pos = end;
+        Ok((self.acc >> self.buffered) & ((1u64 << n) - 1))
     }
 
     #[inline]
@@ -179,6 +241,7 @@ impl<'a> Cursor<'a> {
             return Err(self.truncated(end));
         }
         self.pos = end;
+        self.align();
         Ok(())
     }
 }

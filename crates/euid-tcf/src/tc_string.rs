@@ -1,6 +1,6 @@
 //! The lazy, zero-copy view of a TC string, validated on parse.
 
-use crate::bits::{Bits, Cursor};
+use crate::bits::{all_alphabet, Bits, Cursor};
 use crate::error::{Segment, TcfError, VendorList};
 use crate::model::{PublisherRestriction, TcfModel, VendorSet};
 
@@ -94,9 +94,15 @@ impl<'a> TcString<'a> {
         if text.is_empty() {
             return Err(TcfError::Empty);
         }
-        let mut parts = text.split('.');
-        let core_text = parts.next().unwrap_or_default();
-        let core = Bits::from_part(core_text, 0)?;
+        // Common case first: one segment, all alphabet, validated in a single pass.
+        let (core, rest) = if all_alphabet(text.as_bytes()) {
+            (Bits::from_alphabet_only(text, 0)?, "")
+        } else {
+            let (core_text, rest) = text.split_once('.').unwrap_or((text, ""));
+            (Bits::from_part(core_text, 0)?, rest)
+        };
+        // No parts at all when there is no dot (`"".split('.')` would yield one empty part).
+        let parts = rest.split('.').filter(|_| !rest.is_empty());
         if core.bit_len() == 0 {
             return Err(TcfError::EmptySegment { part: 0 });
         }
@@ -314,6 +320,16 @@ impl<'a> TcString<'a> {
     /// MaxVendorId of the vendor legitimate-interest section.
     pub fn vendor_legitimate_interests_max_id(&self) -> u16 {
         self.vendor_legitimate_interests.max_id
+    }
+
+    /// Whether the vendor consent section is range-encoded (else a bit field).
+    pub fn vendor_consents_range_encoded(&self) -> bool {
+        self.vendor_consents.range_entries.is_some()
+    }
+
+    /// Whether the vendor legitimate-interest section is range-encoded (else a bit field).
+    pub fn vendor_legitimate_interests_range_encoded(&self) -> bool {
+        self.vendor_legitimate_interests.range_entries.is_some()
     }
 
     /// Whether a DisclosedVendors segment is present.

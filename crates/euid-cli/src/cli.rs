@@ -1,0 +1,256 @@
+//! The command line, as clap derives it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The docs' TC string that grants everything the EUID policy asks for.
+pub(crate) const DOCS_TCF_STRING: &str = "CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA";
+
+/// Where `euid generate` and `euid refresh` send requests unless told otherwise.
+pub(crate) const DEFAULT_URL: &str = "http://127.0.0.1:8080";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "euid",
+    version,
+    about = "The EUID v2 API from the command line: envelopes, tokens, identities, TCF strings, operator data",
+    after_help = "Exit codes: 0 success; 1 the operation failed (network, decryption, an error answer from the operator); 2 invalid input or usage.\n\nExample: the seed's workflow, with euid in place of the Python scripts:\n  echo '{\"email\":\"user@example.com\",\"tcf_consent_string\":\"CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA\"}' \\\n    | euid encrypt-request \"$SECRET\" \\\n    | curl -X POST http://127.0.0.1:8080/v2/token/generate -H \"Authorization: Bearer $API_KEY\" -d @- \\\n    | euid decrypt-response \"$SECRET\""
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Encrypt an unencrypted JSON request body (stdin) into a v2 request envelope (base64, stdout).
+    #[command(
+        after_help = "Example:\n  echo '{\"email\":\"user@example.com\",\"tcf_consent_string\":\"CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA\"}' | euid encrypt-request \"$SECRET\"\n\nEmpty stdin makes an envelope without JSON, as the key endpoints expect:\n  euid encrypt-request \"$SECRET\" < /dev/null"
+    )]
+    EncryptRequest(EncryptRequestArgs),
+
+    /// Decrypt an operator response (stdin) and print its JSON.
+    #[command(
+        after_help = "Examples:\n  ... | curl -X POST \"$URL/v2/token/generate\" -H \"Authorization: Bearer $API_KEY\" -d @- | euid decrypt-response \"$SECRET\"\n  curl -X POST \"$URL/v2/token/refresh\" -d \"$REFRESH_TOKEN\" | euid decrypt-response --refresh \"$REFRESH_RESPONSE_KEY\"\n\nAn operator error answer (plain JSON, HTTP 400/401/500) is printed on stderr and the exit code is 1."
+    )]
+    DecryptResponse(DecryptResponseArgs),
+
+    /// Generate tokens: encrypt, POST /v2/token/generate, decrypt, print the JSON.
+    #[command(
+        after_help = "Examples:\n  euid generate --demo euid-data --email user@example.com\n  EUID_API_KEY=... EUID_SECRET=... euid generate --url http://127.0.0.1:8080 --phone +12345678901\n  euid generate --demo euid-data --email-hash tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ= --tcf CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA"
+    )]
+    Generate(GenerateArgs),
+
+    /// Refresh tokens: POST /v2/token/refresh with a refresh token, decrypt, print the JSON.
+    #[command(
+        after_help = "Examples:\n  euid generate --demo euid-data --email user@example.com | euid refresh\n  euid refresh --refresh-token \"$REFRESH_TOKEN\" --refresh-response-key \"$REFRESH_RESPONSE_KEY\"\n\nWithout --refresh-token, stdin holds the JSON printed by `euid generate` (or a previous `euid refresh`)."
+    )]
+    Refresh(RefreshArgs),
+
+    /// Normalize an email or phone number and print the normalized form and its base64 SHA-256 hash.
+    #[command(
+        after_help = "Examples:\n  euid normalize email ' Jane.Doe+news@Gmail.com'\n  euid normalize phone +12345678901"
+    )]
+    Normalize(IdentityValueArgs),
+
+    /// Print only the base64 SHA-256 hash of a normalized email or phone number.
+    #[command(
+        after_help = "Examples:\n  euid hash email user@example.com\n  euid hash phone +12345678901"
+    )]
+    Hash(IdentityValueArgs),
+
+    /// Decode TCF v2 consent strings and check them against the EUID policy.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  euid tcf decode CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA\n  euid tcf check CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA --vendor 21 --purposes 1,2,3,4,7,10"
+    )]
+    Tcf(TcfCommand),
+
+    /// Decrypt advertising tokens.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  euid token decrypt \"$ADVERTISING_TOKEN\" --keys keys.json"
+    )]
+    Token(TokenCommand),
+
+    /// Create an operator data directory (keys, salts, a demo client), as the operator does on first start.
+    #[command(after_help = "Example:\n  euid init euid-data && cat euid-data/demo-client.json")]
+    Init(InitArgs),
+
+    /// Manage an operator data directory's keys.
+    #[command(subcommand, after_help = "Example:\n  euid keys rotate euid-data")]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EncryptRequestArgs {
+    /// The client secret (base64 of 32 bytes).
+    #[arg(env = "EUID_SECRET", hide_env_values = true)]
+    pub(crate) secret: String,
+    /// Use this 8-byte nonce (16 hex digits) instead of a random one, to check its echo with
+    /// `euid decrypt-response --nonce`.
+    #[arg(long, value_name = "HEX")]
+    pub(crate) nonce: Option<String>,
+    /// Use this request timestamp (Unix ms) instead of the clock (for testing clock skew).
+    #[arg(long, value_name = "MS", allow_negative_numbers = true)]
+    pub(crate) timestamp_ms: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DecryptResponseArgs {
+    /// The client secret (base64 of 32 bytes), or with --refresh the `refresh_response_key`.
+    #[arg(env = "EUID_SECRET", hide_env_values = true)]
+    pub(crate) secret: String,
+    /// Decrypt a /v2/token/refresh response: SECRET is the `refresh_response_key` and the body
+    /// has no timestamp or nonce.
+    #[arg(long, conflicts_with = "nonce")]
+    pub(crate) refresh: bool,
+    /// Check that the response echoes this request nonce (16 hex digits).
+    #[arg(long, value_name = "HEX")]
+    pub(crate) nonce: Option<String>,
+}
+
+/// How to reach the operator and authenticate.
+#[derive(Debug, Args)]
+pub(crate) struct ConnectionArgs {
+    /// The operator's base URL, plain HTTP [default: the `base_url` of --demo's
+    /// demo-client.json, else http://127.0.0.1:8080].
+    #[arg(long, env = "EUID_URL")]
+    pub(crate) url: Option<String>,
+    /// The API key (sent as `Authorization: Bearer KEY`).
+    #[arg(long, env = "EUID_API_KEY", hide_env_values = true)]
+    pub(crate) api_key: Option<String>,
+    /// The client secret (base64 of 32 bytes).
+    #[arg(long, env = "EUID_SECRET", hide_env_values = true)]
+    pub(crate) secret: Option<String>,
+    /// Read the API key and secret from DATA_DIR/demo-client.json (written by `euid init` or the
+    /// operator's first start).
+    #[arg(long, value_name = "DATA_DIR")]
+    pub(crate) demo: Option<PathBuf>,
+    /// Give up on the HTTP exchange after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub(crate) timeout: u64,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("identity").required(true).multiple(false)))]
+pub(crate) struct GenerateArgs {
+    #[command(flatten)]
+    pub(crate) connection: ConnectionArgs,
+    /// An email address.
+    #[arg(long, group = "identity")]
+    pub(crate) email: Option<String>,
+    /// The base64 SHA-256 hash of a normalized email address.
+    #[arg(long, group = "identity")]
+    pub(crate) email_hash: Option<String>,
+    /// A phone number in E.164 form (`+` and digits).
+    #[arg(long, group = "identity")]
+    pub(crate) phone: Option<String>,
+    /// The base64 SHA-256 hash of a normalized phone number.
+    #[arg(long, group = "identity")]
+    pub(crate) phone_hash: Option<String>,
+    /// The TCF consent string sent as `tcf_consent_string`.
+    #[arg(long, value_name = "STRING", default_value = DOCS_TCF_STRING)]
+    pub(crate) tcf: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RefreshArgs {
+    #[command(flatten)]
+    pub(crate) connection: ConnectionArgs,
+    /// The 388-character refresh token (default: read from the JSON on stdin).
+    #[arg(long, requires = "refresh_response_key")]
+    pub(crate) refresh_token: Option<String>,
+    /// The `refresh_response_key` that came with the refresh token.
+    #[arg(long, requires = "refresh_token")]
+    pub(crate) refresh_response_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum IdentityKind {
+    /// An email address.
+    Email,
+    /// A phone number in E.164 form.
+    Phone,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IdentityValueArgs {
+    /// What VALUE is.
+    pub(crate) kind: IdentityKind,
+    /// The email address or phone number.
+    pub(crate) value: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TcfCommand {
+    /// Decode a TC string and print every field as one JSON object.
+    #[command(
+        after_help = "Example:\n  euid tcf decode CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA\n\nAn invalid string exits with code 2 and one line on stderr."
+    )]
+    Decode {
+        /// The TC string.
+        string: String,
+    },
+    /// Evaluate a TC string against the EUID consent policy and print the verdict.
+    #[command(
+        after_help = "Examples:\n  euid tcf check CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA\n  euid tcf check \"$TC_STRING\" --vendor 21 --purposes 1,2,3,4,7,10\n\nExit code 0 when consent is sufficient, 1 when insufficient, 2 for an invalid string."
+    )]
+    Check {
+        /// The TC string.
+        string: String,
+        /// The vendor id that needs consent (EUID: 21).
+        #[arg(long, value_name = "N")]
+        vendor: Option<u16>,
+        /// The purposes that must be granted, comma-separated (EUID: 1,2,3,4,7,10).
+        #[arg(long, value_name = "LIST", value_delimiter = ',')]
+        purposes: Option<Vec<u8>>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Decrypt an advertising token (v2, v3 or v4) with the keys of a key response and print every field as JSON.
+    #[command(
+        after_help = "Example:\n  euid encrypt-request \"$SECRET\" < /dev/null \\\n    | curl -s -X POST \"$URL/v2/key/bidstream\" -H \"Authorization: Bearer $API_KEY\" -d @- \\\n    | euid decrypt-response \"$SECRET\" > keys.json\n  euid token decrypt \"$ADVERTISING_TOKEN\" --keys keys.json"
+    )]
+    Decrypt(TokenDecryptArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TokenDecryptArgs {
+    /// The advertising token.
+    pub(crate) token: String,
+    /// A /v2/key/bidstream or /v2/key/sharing response (`{"status":"success","body":{...}}` or the body alone).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) keys: PathBuf,
+    /// Decode an expired token instead of failing.
+    #[arg(long)]
+    pub(crate) ignore_expiry: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// The data directory to create.
+    pub(crate) data_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Add new keys that activate after a delay; old keys stay until they expire.
+    #[command(
+        after_help = "Examples:\n  euid keys rotate euid-data\n  euid keys rotate euid-data --activates-in 600 --lifetime 2592000\n\nA running operator picks the new keys up when it reloads the data directory."
+    )]
+    Rotate {
+        /// The operator data directory.
+        data_dir: PathBuf,
+        /// Seconds from now until the new keys activate, so every operator and SDK holds them
+        /// before they are used.
+        #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+        activates_in: i64,
+        /// Lifetime of the new keys after activation, in seconds (default: 365 days).
+        #[arg(long, value_name = "SECONDS", default_value_t = 365 * 86_400)]
+        lifetime: i64,
+    },
+}

@@ -1,0 +1,136 @@
+//! `euid generate` and `euid refresh`: whole round trips against an operator.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use crate::cli::{ConnectionArgs, GenerateArgs, RefreshArgs};
+use crate::commands::envelope::{
+    now_ms, open_refresh_response, open_response, parse_client_secret, parse_refresh_response_key,
+    random_nonce, seal_request,
+};
+use crate::credentials::{self, Credentials};
+use crate::error::{CliError, CliResult};
+use crate::http::{self, HttpResponse};
+use crate::io_util::{print_line, read_stdin, utf8};
+
+/// `euid generate`: encrypt the identity request, POST it, decrypt and print the answer.
+pub(crate) fn generate(args: &GenerateArgs, stdout: &mut dyn Write) -> CliResult<u8> {
+    let Credentials {
+        url,
+        api_key,
+        secret,
+    } = credentials::resolve(&args.connection)?;
+    let api_key = api_key.ok_or_else(|| {
+        CliError::invalid("no API key: give --api-key, set EUID_API_KEY, or use --demo DATA_DIR")
+    })?;
+    let secret = secret.ok_or_else(|| {
+        CliError::invalid(
+            "no client secret: give --secret, set EUID_SECRET, or use --demo DATA_DIR",
+        )
+    })?;
+    let secret = parse_client_secret(&secret)?;
+
+    let (field, value) = identity_field(args)?;
+    let mut request = serde_json::Map::new();
+    request.insert(field.to_owned(), value.into());
+    request.insert("tcf_consent_string".to_owned(), args.tcf.clone().into());
+    let json = serde_json::Value::Object(request).to_string();
+
+    let nonce = random_nonce();
+    let envelope = seal_request(&secret, now_ms(), nonce, json.as_bytes());
+    let url = http::endpoint(&url, "/v2/token/generate")?;
+    let response = http::post(
+        &url,
+        Some(&api_key),
+        envelope.as_bytes(),
+        timeout(&args.connection),
+    )?;
+    check_ok(&response)?;
+    let json = open_response(&secret, &response.body, Some(nonce))?;
+    print_line(stdout, utf8(&json, "the decrypted response")?)?;
+    Ok(0)
+}
+
+/// `euid refresh`: POST the refresh token, decrypt the answer with its `refresh_response_key`.
+pub(crate) fn refresh(
+    args: &RefreshArgs,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+) -> CliResult<u8> {
+    let (token, key) = match (&args.refresh_token, &args.refresh_response_key) {
+        (Some(token), Some(key)) => (token.trim().to_owned(), key.trim().to_owned()),
+        _ => tokens_from_stdin(stdin)?,
+    };
+    let key = parse_refresh_response_key(&key)?;
+    // The API key is optional for refresh; a secret is not needed at all.
+    let Credentials { url, api_key, .. } = credentials::resolve(&args.connection)?;
+    let url = http::endpoint(&url, "/v2/token/refresh")?;
+    let response = http::post(
+        &url,
+        api_key.as_deref(),
+        token.as_bytes(),
+        timeout(&args.connection),
+    )?;
+    check_ok(&response)?;
+    let json = open_refresh_response(&key, &response.body)?;
+    print_line(stdout, utf8(&json, "the decrypted response")?)?;
+    Ok(0)
+}
+
+fn identity_field(args: &GenerateArgs) -> CliResult<(&'static str, String)> {
+    let candidates = [
+        ("email", &args.email),
+        ("email_hash", &args.email_hash),
+        ("phone", &args.phone),
+        ("phone_hash", &args.phone_hash),
+    ];
+    candidates
+        .into_iter()
+        .find_map(|(name, value)| value.as_ref().map(|v| (name, v.clone())))
+        .ok_or_else(|| {
+            CliError::invalid("give one of --email, --email-hash, --phone, --phone-hash")
+        })
+}
+
+/// The refresh token and key from the JSON `euid generate` or `euid refresh` printed: the whole
+/// response or just its body.
+fn tokens_from_stdin(stdin: &mut dyn Read) -> CliResult<(String, String)> {
+    let input = read_stdin(stdin)?;
+    if input.trim_ascii().is_empty() {
+        return Err(CliError::invalid(
+            "no refresh token: give --refresh-token and --refresh-response-key, or pipe in the JSON printed by `euid generate`",
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(&input)
+        .map_err(|e| CliError::invalid(format!("stdin is not valid JSON: {e}")))?;
+    let body = value.get("body").unwrap_or(&value);
+    let field = |name: &str| body.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    match (field("refresh_token"), field("refresh_response_key")) {
+        (Some(token), Some(key)) => Ok((token, key)),
+        _ => {
+            let status = value
+                .get("status")
+                .and_then(|s| s.as_str())
+                .unwrap_or("none");
+            Err(CliError::invalid(format!(
+                "the JSON on stdin has no refresh_token and refresh_response_key (status: {status})"
+            )))
+        }
+    }
+}
+
+/// Non-200 answers are plain JSON errors, never encrypted.
+fn check_ok(response: &HttpResponse) -> CliResult {
+    if response.status == 200 {
+        return Ok(());
+    }
+    let body = crate::io_util::excerpt(response.body.trim_ascii());
+    Err(CliError::failed(format!(
+        "the operator answered HTTP {}: {body}",
+        response.status
+    )))
+}
+
+fn timeout(args: &ConnectionArgs) -> Duration {
+    Duration::from_secs(args.timeout.max(1))
+}

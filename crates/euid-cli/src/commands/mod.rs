@@ -1,0 +1,44 @@
+//! One module per command family; `dispatch` routes a parsed command line to them.
+
+mod api;
+mod data_dir;
+mod envelope;
+mod identity;
+mod tcf;
+mod token;
+
+use std::io::{Read, Write};
+
+use crate::cli::{Command, KeysCommand, TcfCommand, TokenCommand};
+use crate::error::CliResult;
+
+/// Runs one command and returns its exit code (0, or 1 for `tcf check` on insufficient consent).
+pub(crate) fn dispatch(
+    command: Command,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> CliResult<u8> {
+    let _ = stderr;
+    match command {
+        Command::EncryptRequest(args) => envelope::encrypt_request(&args, stdin, stdout),
+        Command::DecryptResponse(args) => envelope::decrypt_response(&args, stdin, stdout),
+        Command::Generate(args) => api::generate(&args, stdout),
+        Command::Refresh(args) => api::refresh(&args, stdin, stdout),
+        Command::Normalize(args) => identity::normalize(&args, stdout),
+        Command::Hash(args) => identity::hash(&args, stdout),
+        Command::Tcf(TcfCommand::Decode { string }) => tcf::decode(&string, stdout),
+        Command::Tcf(TcfCommand::Check {
+            string,
+            vendor,
+            purposes,
+        }) => tcf::check(&string, vendor, purposes.as_deref(), stdout),
+        Command::Token(TokenCommand::Decrypt(args)) => token::decrypt(&args, stdout),
+        Command::Init(args) => data_dir::init(&args, stdout),
+        Command::Keys(KeysCommand::Rotate {
+            data_dir: dir,
+            activates_in,
+            lifetime,
+        }) => data_dir::rotate(&dir, activates_in, lifetime, stdout),
+    }
+}

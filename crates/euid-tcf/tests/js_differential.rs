@@ -1,0 +1,198 @@
+//! Differential test against IAB's reference decoder (`@iabtechlabtcf/core`, pinned in
+//! `tests/js/package.json`): `tests/js/tcf_differential.mjs` builds random TC models with IAB's
+//! library, encodes them (bit fields, range-encoded vendor sections, publisher restrictions,
+//! optional segments in any order) and reports what IAB's decoder reads back. This crate must
+//! read exactly the same fields, reach the same EUID verdict, and re-encode to an equal model.
+//!
+//! Needs `node` and `tests/js/node_modules` (`scripts/test-setup.sh` runs `npm ci`). Without
+//! them the test prints a notice and passes, except under `CI`, where it fails.
+//! `EUID_TCF_DIFF_SEED` and `EUID_TCF_DIFF_COUNT` override the seed and count.
+
+use euid_tcf::{encode, ConsentPolicy, ConsentVerdict, TcString, TcfModel, VendorSet};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::Command;
+
+const DEFAULT_SEED: u32 = 20_260_705;
+const DEFAULT_COUNT: usize = 1000;
+
+fn js_dir() -> PathBuf {
+    std::env::var_os("EUID_TEST_JS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/js"))
+}
+
+/// Fails under CI, otherwise explains and skips.
+fn unavailable(why: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "TCF differential test cannot run: {why}. Run scripts/test-setup.sh (npm ci in tests/js) \
+             and make sure node is on PATH."
+        );
+    }
+    eprintln!("NOTICE: skipping the TCF differential test against IAB's JS decoder: {why}");
+}
+
+fn ranges(set: &VendorSet) -> Value {
+    Value::Array(
+        set.ranges()
+            .map(|r| json!([*r.start(), *r.end()]))
+            .collect(),
+    )
+}
+
+/// This crate's decode, in the shape the script prints.
+fn fields(m: &TcfModel, verdict: &ConsentVerdict) -> Value {
+    json!({
+        "version": m.version,
+        "created": m.created,
+        "lastUpdated": m.last_updated,
+        "cmpId": m.cmp_id,
+        "cmpVersion": m.cmp_version,
+        "consentScreen": m.consent_screen,
+        "consentLanguage": m.consent_language,
+        "vendorListVersion": m.vendor_list_version,
+        "policyVersion": m.policy_version,
+        "isServiceSpecific": m.is_service_specific,
+        "useNonStandardTexts": m.use_non_standard_texts,
+        "specialFeatureOptins": m.special_feature_optins,
+        "purposeConsents": m.purpose_consents,
+        "purposeLegitimateInterests": m.purpose_legitimate_interests,
+        "purposeOneTreatment": m.purpose_one_treatment,
+        "publisherCountryCode": m.publisher_country_code,
+        "vendorConsents": ranges(&m.vendor_consents),
+        "vendorLegitimateInterests": ranges(&m.vendor_legitimate_interests),
+        "publisherRestrictions": m.publisher_restrictions.iter().map(|r| json!({
+            "purposeId": r.purpose_id,
+            "restrictionType": r.restriction_type,
+            "vendors": ranges(&r.vendors),
+        })).collect::<Vec<_>>(),
+        "vendorsDisclosed": ranges(&m.disclosed_vendors),
+        "vendorsAllowed": ranges(&m.allowed_vendors),
+        "publisherConsents": m.publisher_purpose_consents,
+        "publisherLegitimateInterests": m.publisher_purpose_legitimate_interests,
+        "numCustomPurposes": m.num_custom_purposes,
+        "publisherCustomConsents": m.publisher_custom_purpose_consents,
+        "publisherCustomLegitimateInterests": m.publisher_custom_purpose_legitimate_interests,
+        "euidMissingPurposes": match verdict {
+            ConsentVerdict::Sufficient => Vec::new(),
+            ConsentVerdict::Insufficient { missing_purposes } => missing_purposes.clone(),
+        },
+    })
+}
+
+/// In-place lookups agree with the owned decode around every range boundary.
+fn check_lookups(tc: &TcString<'_>, m: &TcfModel, input: &str) {
+    let lookups: [(&VendorSet, &dyn Fn(u16) -> bool); 4] = [
+        (&m.vendor_consents, &|v| tc.has_vendor_consent(v)),
+        (&m.vendor_legitimate_interests, &|v| {
+            tc.has_vendor_legitimate_interest(v)
+        }),
+        (&m.disclosed_vendors, &|v| tc.is_vendor_disclosed(v)),
+        (&m.allowed_vendors, &|v| tc.is_vendor_allowed(v)),
+    ];
+    for (set, lookup) in lookups {
+        let probes = set
+            .ranges()
+            .flat_map(|r| {
+                [
+                    r.start().saturating_sub(1),
+                    *r.start(),
+                    *r.end(),
+                    r.end().saturating_add(1),
+                ]
+            })
+            .chain([0, 1, 21, 65535]);
+        for v in probes {
+            assert_eq!(
+                lookup(v),
+                set.contains(v),
+                "lookup of vendor {v} in {input}"
+            );
+        }
+    }
+}
+
+#[test]
+fn agrees_with_iab_reference_decoder_on_generated_strings() {
+    let dir = js_dir();
+    if !dir.join("node_modules/@iabtechlabtcf/core").is_dir() {
+        return unavailable(&format!(
+            "{} has no node_modules/@iabtechlabtcf/core",
+            dir.display()
+        ));
+    }
+    let seed: u32 = std::env::var("EUID_TCF_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_SEED);
+    let count: usize = std::env::var("EUID_TCF_DIFF_COUNT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_COUNT);
+    let output = match Command::new("node")
+        .arg("tcf_differential.mjs")
+        .arg(seed.to_string())
+        .arg(count.to_string())
+        .current_dir(&dir)
+        .output()
+    {
+        Ok(output) => output,
+        Err(e) => return unavailable(&format!("cannot run node: {e}")),
+    };
+    assert!(
+        output.status.success(),
+        "tcf_differential.mjs failed (seed {seed}): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).expect("utf-8 output");
+    let policy = ConsentPolicy::default();
+    let (mut checked, mut range_encoded, mut with_restrictions) = (0, 0, 0);
+    for line in stdout.lines() {
+        let row: Value = serde_json::from_str(line).expect("JSON line");
+        let input = row["input"].as_str().expect("input");
+        let ctx = format!("seed {seed}, string {checked}: {input}");
+        let tc = TcString::parse(input).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        let model = tc.decode();
+        let verdict = policy
+            .evaluate(input)
+            .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        assert_eq!(verdict, policy.evaluate_parsed(&tc), "{ctx}");
+        let ours = fields(&model, &verdict);
+        if ours != row["fields"] {
+            let theirs = &row["fields"];
+            let diff: Vec<String> = theirs
+                .as_object()
+                .expect("fields object")
+                .iter()
+                .filter(|(k, v)| ours.get(k.as_str()) != Some(v))
+                .map(|(k, v)| format!("{k}: IAB {v} / ours {}", ours[k.as_str()]))
+                .collect();
+            panic!("{ctx}: fields differ:\n{}", diff.join("\n"));
+        }
+        check_lookups(&tc, &model, input);
+        // Our encoder on a model IAB's encoder produced: same model back.
+        let again = encode(&model).unwrap_or_else(|e| panic!("{ctx}: re-encode: {e}"));
+        assert_eq!(
+            euid_tcf::decode(&again).as_ref(),
+            Ok(&model),
+            "{ctx}: re-encoded as {again}"
+        );
+
+        checked += 1;
+        if tc.vendor_consents_range_encoded() || tc.vendor_legitimate_interests_range_encoded() {
+            range_encoded += 1;
+        }
+        if !model.publisher_restrictions.is_empty() {
+            with_restrictions += 1;
+        }
+    }
+    assert_eq!(
+        checked, count,
+        "seed {seed}: the script printed {checked} strings"
+    );
+    assert!(
+        count < 100 || (range_encoded > count / 10 && with_restrictions > count / 10),
+        "seed {seed}: too few range-encoded ({range_encoded}) or restricted ({with_restrictions}) strings"
+    );
+}
