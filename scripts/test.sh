@@ -23,7 +23,7 @@ cargo test --workspace --locked
 
 step "browser test (publisher page, EUID browser SDK, headless Chromium)"
 if command -v node >/dev/null; then
-  cargo build -p euid-operator --bin euid-operator --locked
+  cargo build --bin euid-operator --bin euid --locked
   node examples/publisher-page/browser-test.mjs
 elif [ -n "${CI:-}" ]; then
   echo "browser test: node is missing (required in CI)" >&2
