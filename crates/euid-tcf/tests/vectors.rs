@@ -419,6 +419,19 @@ fn typed_errors_for_the_documented_edge_cases() {
         TcString::parse(&format!("{docs}..IAKoAACA")),
         Err(TcfError::EmptySegment { part: 1 })
     ));
+    // ... but while a segment type is still missing, an empty part is reached and fails.
+    assert!(matches!(
+        TcString::parse(&format!("{docs}.IAKoAACA.QAKoAACA..cAAAAAAAASAA")),
+        Err(TcfError::EmptySegment { part: 3 })
+    ));
+    // And every part must be base64url, read or not.
+    assert!(matches!(
+        TcString::parse(&format!("{docs}.IAKoAACA.QAKoAACA.cAAAAAAAASAA.g+AA")),
+        Err(TcfError::IllegalCharacter {
+            part: 4,
+            position: 1
+        })
+    ));
     assert!(matches!(
         TcString::parse("!!!!"),
         Err(TcfError::IllegalCharacter {
@@ -439,6 +452,9 @@ fn typed_errors_for_the_documented_edge_cases() {
         format!("{docs}=="),
         format!("{docs}.gAAA"),
         format!("{docs}.4AAA"),
+        // Once DisclosedVendors, AllowedVendors and PublisherTC are found, later parts are
+        // never read (only base64-checked): the empty part here is not an error.
+        format!("{docs}.IAKoAACA.QAKoAACA.cAAAAAAAASAA..gAAA"),
     ] {
         assert!(TcString::parse(&ok).is_ok(), "{ok}");
     }
