@@ -253,8 +253,10 @@ impl KeypairStore {
 
     /// Parses a `client_side_keypairs.json` file.
     pub fn from_json(bytes: &[u8]) -> Result<Self, KeypairError> {
-        let records: Vec<KeypairRecord> =
-            serde_json::from_slice(bytes).map_err(|e| KeypairError::Json(e.to_string()))?;
+        let records: Vec<KeypairRecord> = serde_json::from_slice(bytes).map_err(|e| {
+            // serde's messages can quote values (a private key here): position only.
+            KeypairError::Json(format!("line {}, column {}", e.line(), e.column()))
+        })?;
         let mut store = Self::new();
         for record in records {
             store.insert(ServerKeypair::from_record(record)?)?;

@@ -152,6 +152,20 @@ fn store_rejects_bad_files() {
 }
 
 #[test]
+fn a_misplaced_private_key_is_not_quoted_in_the_error() {
+    let v = vector();
+    let private = v["server_private_key"].as_str().unwrap();
+    // The private key where a number belongs: serde would quote it in its message.
+    let file = json!([{
+        "subscription_id": "a", "public_key": v["server_public_key"],
+        "private_key": private, "site_id": private }]);
+    let err = KeypairStore::from_json(file.to_string().as_bytes()).unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("invalid JSON"), "{text}");
+    assert!(!text.contains(&private[9..40]), "{text}");
+}
+
+#[test]
 fn every_client_error_has_its_exact_message() {
     let (store, public) = store_with(vec![]);
     let body = encode(&public, ClientIdentity::EmailHash(HASH), None).body;
