@@ -11,6 +11,31 @@ pub trait RandomSource {
 
 const BATCH: usize = 4096;
 
+/// A generator that produces random bytes a batch at a time; both generators here share
+/// how a batch is handed out.
+trait Batched {
+    /// The batch buffer and the position of its first unused byte.
+    fn batch(&mut self) -> (&mut [u8; BATCH], &mut usize);
+    /// Makes a fresh batch and resets the position.
+    fn refill(&mut self);
+
+    /// Copies unused bytes into `dest`, refilling as needed, and wipes what it handed out
+    /// so a later memory disclosure cannot replay it.
+    fn hand_out(&mut self, mut dest: &mut [u8]) {
+        while !dest.is_empty() {
+            if *self.batch().1 == BATCH {
+                self.refill();
+            }
+            let (buf, pos) = self.batch();
+            let n = dest.len().min(BATCH - *pos);
+            dest[..n].copy_from_slice(&buf[*pos..*pos + n]);
+            buf[*pos..*pos + n].fill(0);
+            *pos += n;
+            dest = &mut dest[n..];
+        }
+    }
+}
+
 /// OS randomness fetched 4 KiB at a time and handed out once each.
 ///
 /// One `getrandom` call costs about as much as a whole AES-GCM request here; batching
@@ -54,19 +79,19 @@ impl std::fmt::Debug for BatchedOsRandom {
     }
 }
 
+impl Batched for BatchedOsRandom {
+    fn batch(&mut self) -> (&mut [u8; BATCH], &mut usize) {
+        (&mut self.buf, &mut self.pos)
+    }
+
+    fn refill(&mut self) {
+        BatchedOsRandom::refill(self)
+    }
+}
+
 impl RandomSource for BatchedOsRandom {
-    fn fill(&mut self, mut dest: &mut [u8]) {
-        while !dest.is_empty() {
-            if self.pos == BATCH {
-                self.refill();
-            }
-            let n = dest.len().min(BATCH - self.pos);
-            dest[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-            // Wipe what was handed out so a later memory disclosure cannot replay it.
-            self.buf[self.pos..self.pos + n].fill(0);
-            self.pos += n;
-            dest = &mut dest[n..];
-        }
+    fn fill(&mut self, dest: &mut [u8]) {
+        self.hand_out(dest)
     }
 }
 
@@ -159,18 +184,19 @@ impl std::fmt::Debug for FastRandom {
     }
 }
 
+impl Batched for FastRandom {
+    fn batch(&mut self) -> (&mut [u8; BATCH], &mut usize) {
+        (&mut self.buf, &mut self.pos)
+    }
+
+    fn refill(&mut self) {
+        FastRandom::refill(self)
+    }
+}
+
 impl RandomSource for FastRandom {
-    fn fill(&mut self, mut dest: &mut [u8]) {
-        while !dest.is_empty() {
-            if self.pos == BATCH {
-                self.refill();
-            }
-            let n = dest.len().min(BATCH - self.pos);
-            dest[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-            self.buf[self.pos..self.pos + n].fill(0);
-            self.pos += n;
-            dest = &mut dest[n..];
-        }
+    fn fill(&mut self, dest: &mut [u8]) {
+        self.hand_out(dest)
     }
 }
 
