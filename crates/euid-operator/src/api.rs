@@ -1,8 +1,7 @@
 //! The sans-IO request pipeline: bytes and headers in, status and bytes out. The HTTP layer
 //! only moves bytes; everything testable lives here (and is what the benches call).
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
+use euid_base64::{encode_into, encoded_len, Alphabet};
 use euid_crypto::RandomSource;
 use euid_envelope::{open_request, seal_refresh_response, seal_response, BodyEncoding};
 
@@ -255,7 +254,9 @@ fn encoded(sealed: Vec<u8>, binary: bool) -> ApiResponse {
     let (content_type, body) = if binary {
         (OCTET_STREAM, sealed)
     } else {
-        (TEXT, STANDARD.encode(sealed).into_bytes())
+        let mut text = Vec::with_capacity(encoded_len(sealed.len(), Alphabet::Standard));
+        encode_into(&sealed, Alphabet::Standard, &mut text);
+        (TEXT, text)
     };
     ApiResponse {
         http_status: 200,

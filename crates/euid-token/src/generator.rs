@@ -1,7 +1,6 @@
 //! `TokenGenerator`: identity → advertising token + refresh envelope, and refresh.
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::Engine as _;
+use euid_base64::{encode_to_string, Alphabet};
 use euid_crypto::{AesGcmKey, RandomSource, GCM_IV_LEN};
 use zeroize::Zeroizing;
 
@@ -323,7 +322,7 @@ impl TokenGenerator {
             &mut scratch,
             &mut bytes,
         )?;
-        let advertising_token = URL_SAFE_NO_PAD.encode(&bytes);
+        let advertising_token = encode_to_string(&bytes, Alphabet::UrlSafeNoPad);
 
         mint_refresh_token_into(
             &RefreshToken {
@@ -348,12 +347,15 @@ impl TokenGenerator {
         let response_key = &random[4 * GCM_IV_LEN..];
         envelope_json_into(response_key, &bytes, &mut scratch);
         seal_envelope_json(c.scope, refresh, &scratch, &iv_at(&random, 3), &mut bytes);
-        let refresh_token = STANDARD.encode(&bytes);
+        let refresh_token = encode_to_string(&bytes, Alphabet::Standard);
         // The JSON already holds the key's base64; copy it rather than encode it again.
         let refresh_response_key = scratch
             .get(RESPONSE_KEY_IN_JSON)
             .and_then(|b| std::str::from_utf8(b).ok())
-            .map_or_else(|| STANDARD.encode(response_key), str::to_owned);
+            .map_or_else(
+                || encode_to_string(response_key, Alphabet::Standard),
+                str::to_owned,
+            );
         Ok(IdentityTokens {
             advertising_token,
             refresh_token,

@@ -175,11 +175,7 @@ pub(crate) fn mint_refresh_token_into(
 
 /// Appends the standard base64 of `input` to `out`.
 fn push_base64(out: &mut Vec<u8>, input: &[u8]) {
-    let start = out.len();
-    out.resize(start + input.len().div_ceil(3) * 4, 0);
-    // The buffer was sized for the padded encoding, so this cannot fail.
-    let n = STANDARD.encode_slice(input, &mut out[start..]).unwrap_or(0);
-    out.truncate(start + n);
+    euid_base64::encode_into(input, euid_base64::Alphabet::Standard, out);
 }
 
 /// Decodes an inner v3 refresh token (no expiry check).
