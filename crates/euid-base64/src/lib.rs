@@ -78,7 +78,7 @@ pub const fn encoded_len(input_len: usize, alphabet: Alphabet) -> usize {
 pub fn encode_into(input: &[u8], alphabet: Alphabet, out: &mut Vec<u8>) {
     let start = out.len();
     out.resize(start + encoded_len(input.len(), alphabet), 0);
-    encode_to_slice(input, alphabet, &mut out[start..]);
+    encode_exact(input, alphabet, &mut out[start..]);
 }
 
 /// Encodes `input` into a new `String`.
@@ -94,8 +94,25 @@ pub fn encode_to_string(input: &[u8], alphabet: Alphabet) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// Writes the encoding of `input` to the start of `out` and returns its length, or `None`
+/// (writing nothing) when `out` is shorter than [`encoded_len`]: for stack buffers.
+///
+/// ```
+/// use euid_base64::{encode_to_slice, Alphabet};
+/// let mut buf = [0u8; 8];
+/// assert_eq!(encode_to_slice(b"euid", Alphabet::Standard, &mut buf), Some(8));
+/// assert_eq!(&buf, b"ZXVpZA==");
+/// assert_eq!(encode_to_slice(b"euid-rs", Alphabet::Standard, &mut buf), None);
+/// ```
+pub fn encode_to_slice(input: &[u8], alphabet: Alphabet, out: &mut [u8]) -> Option<usize> {
+    let len = encoded_len(input.len(), alphabet);
+    let out = out.get_mut(..len)?;
+    encode_exact(input, alphabet, out);
+    Some(len)
+}
+
 /// Writes the encoding into `out`, which is exactly `encoded_len(input.len())` long.
-fn encode_to_slice(input: &[u8], alphabet: Alphabet, out: &mut [u8]) {
+fn encode_exact(input: &[u8], alphabet: Alphabet, out: &mut [u8]) {
     let pairs = alphabet.pairs();
     let full = input.len() / 3 * 3;
     let (body, tail) = input.split_at(full);
@@ -195,6 +212,23 @@ mod tests {
                 URL_SAFE_NO_PAD.encode(input)
             );
         }
+    }
+
+    #[test]
+    fn slices_get_the_same_bytes_or_nothing() {
+        let input = [7u8; 40];
+        let mut buf = [b'#'; 64];
+        assert_eq!(
+            encode_to_slice(&input, Alphabet::Standard, &mut buf[..55]),
+            None
+        );
+        assert_eq!(buf, [b'#'; 64]);
+        assert_eq!(
+            encode_to_slice(&input, Alphabet::Standard, &mut buf),
+            Some(56)
+        );
+        assert_eq!(&buf[..56], STANDARD.encode(input).as_bytes());
+        assert_eq!(&buf[56..], &[b'#'; 8]);
     }
 
     #[test]

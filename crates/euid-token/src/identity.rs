@@ -3,7 +3,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use ring::digest::{Context, SHA256};
+use sha2::{Digest as _, Sha256};
 
 use crate::salts::SaltStore;
 use crate::IdentityType;
@@ -125,18 +125,17 @@ impl std::fmt::Debug for RawUid {
 }
 
 /// SHA-256 over the ASCII of `base64(input)` followed by `salt`, without heap allocation
-/// for inputs up to 48 bytes.
+/// for inputs up to 48 bytes. `sha2` rather than ring: both use SHA-NI, but ring's per-call
+/// set-up costs more on these two-block messages (see euid-normalize's sha256 module).
 fn sha256_of_base64_then(input: &[u8], salt: &str) -> [u8; 32] {
-    let mut ctx = Context::new(&SHA256);
+    let mut ctx = Sha256::new();
     let mut buf = [0u8; 64];
-    match STANDARD.encode_slice(input, &mut buf) {
-        Ok(n) => ctx.update(&buf[..n]),
-        Err(_) => ctx.update(STANDARD.encode(input).as_bytes()),
+    match euid_base64::encode_to_slice(input, euid_base64::Alphabet::Standard, &mut buf) {
+        Some(n) => ctx.update(&buf[..n]),
+        None => ctx.update(STANDARD.encode(input).as_bytes()),
     }
     ctx.update(salt.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ctx.finish().as_ref());
-    out
+    ctx.finalize().into()
 }
 
 /// The first-level hash: SHA-256 of `base64(identity_hash)` then the first-level salt text.
@@ -198,7 +197,7 @@ mod tests {
 
     fn sha256(data: &[u8]) -> [u8; 32] {
         let mut out = [0u8; 32];
-        out.copy_from_slice(ring::digest::digest(&SHA256, data).as_ref());
+        out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, data).as_ref());
         out
     }
 
