@@ -8,7 +8,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -204,7 +204,7 @@ fn binary_header() -> [(&'static str, &'static str); 1] {
 
 #[test]
 fn random_bodies_get_the_documented_400s() {
-    let (_dir, _server, client) = start(OperatorConfig::default());
+    let (_dir, server, client) = start(OperatorConfig::default());
     let mut rng = SplitMix(0x5EED_0011);
     // Length classes: empty, inside the IV, under the 45-byte minimum, around it, the refresh
     // token's 388 characters (291 bytes in base64), and larger.
@@ -250,6 +250,7 @@ fn random_bodies_get_the_documented_400s() {
         }
     }
     assert_still_serving(&client);
+    assert_no_5xx(&server);
 }
 
 /// The raw envelope bytes of `json` for `client`, timestamped now.
@@ -260,7 +261,7 @@ fn raw_envelope(client: &ApiClient, json: &str, timestamp_ms: i64) -> Vec<u8> {
 
 #[test]
 fn truncated_and_bit_flipped_envelopes_get_the_documented_400s() {
-    let (_dir, _server, client) = start(OperatorConfig::default());
+    let (_dir, server, client) = start(OperatorConfig::default());
     let mut sent = 0;
     for path in ENVELOPED {
         let raw = raw_envelope(&client, &good_json(path), now_ms());
@@ -334,6 +335,7 @@ fn truncated_and_bit_flipped_envelopes_get_the_documented_400s() {
         }
         assert_still_serving(&client);
     }
+    assert_no_5xx(&server);
 }
 
 #[test]
@@ -391,6 +393,7 @@ fn wrong_versions_secrets_and_timestamps_get_the_documented_400s() {
         assert_eq!(out["status"], "success", "{offset}");
     }
     assert_still_serving(&client);
+    assert_no_5xx(&server);
 }
 
 /// Writes raw request bytes on a fresh connection and reads the answer; write errors are
@@ -469,6 +472,7 @@ fn bodies_over_the_limit_get_413() {
         }
         assert_still_serving(&client);
     }
+    assert_no_5xx(&server);
 }
 
 /// What an enveloped request must get: a 400 with this message, or a 200 with this status.
@@ -619,7 +623,7 @@ fn hostile_json_inside_valid_envelopes() {
         );
     }
     assert_still_serving(&client);
-    let _ = server;
+    assert_no_5xx(&server);
 }
 
 #[test]
@@ -866,7 +870,7 @@ fn wrong_types_duplicates_and_unknown_fields() {
         "unknown sharing field",
     );
     assert_still_serving(&client);
-    let _ = server;
+    assert_no_5xx(&server);
 }
 
 /// Appends clients with the given roles (and a disabled generator) to `clients.json`; the
@@ -987,6 +991,7 @@ fn bad_credentials_and_wrong_roles_get_401() {
     .unwrap_or_else(|r| panic!("{} {}", r.status, r.text()));
     assert_eq!(out["status"], "success");
     assert_still_serving(&demo);
+    assert_no_5xx(&server);
 }
 
 #[test]
@@ -1035,6 +1040,7 @@ fn refresh_tokens_replayed_after_logout_or_expiry() {
             .assert_error(400, "error", Some("Error refreshing token"));
     }
     assert_still_serving(&client);
+    assert_no_5xx(&server);
 }
 
 /// Opens a connection, sends `request` (headers and part of a body) and leaves it open.
@@ -1080,10 +1086,9 @@ fn slow_and_idle_clients_are_timed_out_while_others_are_served() {
         assert_still_serving(&client);
     }
     for (context, mut stream) in slow {
-        let started = Instant::now();
+        // The socket's read timeout bounds the wait if the server never answers.
         let resp = read_response(&mut stream)
             .unwrap_or_else(|| panic!("{context}: closed without an answer"));
-        assert!(started.elapsed() < Duration::from_secs(15), "{context}");
         resp.assert_error(408, "client_error", Some("Request timed out"));
     }
     // Half-sent heads and silent connections are closed by the server once the head timeout
@@ -1109,4 +1114,168 @@ fn slow_and_idle_clients_are_timed_out_while_others_are_served() {
         }
     }
     assert_still_serving(&client);
+    assert_no_5xx(&server);
+}
+
+/// A CSTG request body as the browser SDK encodes it, as a JSON object to damage.
+fn cstg_body(server: &TestServer) -> serde_json::Map<String, serde_json::Value> {
+    let hash = euid_normalize::hash_email("cstg-hostile@example.org")
+        .unwrap()
+        .to_base64();
+    let request = euid_cstg::ClientRequest::encode(
+        server.demo.server_public_key.as_deref().unwrap(),
+        server.demo.subscription_id.as_deref().unwrap(),
+        euid_cstg::ClientIdentity::EmailHash(&hash),
+        now_ms(),
+        None,
+        &mut BatchedOsRandom::new(),
+    )
+    .unwrap();
+    match serde_json::from_str(&request.body).unwrap() {
+        serde_json::Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+#[test]
+fn client_generate_refuses_malformed_requests() {
+    let (_dir, server, client) = start(OperatorConfig::default());
+    let origin = "http://localhost:5173";
+    let post = |body: &[u8]| {
+        server.request(
+            "POST",
+            CSTG,
+            &[("Origin", origin), ("Content-Type", "text/plain")],
+            body,
+        )
+    };
+    let required = "required parameters: payload, iv, public_key";
+    let good = cstg_body(&server);
+    assert_eq!(
+        post(
+            serde_json::Value::Object(good.clone())
+                .to_string()
+                .as_bytes()
+        )
+        .status,
+        200
+    );
+    // Not a JSON object of the expected shape.
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    for body in [
+        &b""[..],
+        b"null",
+        b"[]",
+        b"1",
+        b"\"s\"",
+        b"{",
+        b"\xff\xfe{}",
+        deep.as_bytes(),
+    ] {
+        post(body).assert_error(400, "client_error", Some(required));
+    }
+    // Each field with a wrong type; null counts as absent.
+    let fields = [
+        "payload",
+        "iv",
+        "public_key",
+        "timestamp",
+        "subscription_id",
+        "app_name",
+    ];
+    let wrong = [
+        serde_json::json!(1),
+        serde_json::json!(true),
+        serde_json::json!([]),
+        serde_json::json!({"a": "b"}),
+        serde_json::json!(null),
+        serde_json::json!("x".repeat(300_000)),
+    ];
+    for field in fields {
+        for value in &wrong {
+            let mut body = good.clone();
+            body.insert(field.to_owned(), value.clone());
+            let is_str = value.is_string();
+            let is_null = value.is_null();
+            let want: Option<(u16, &str, &str)> = match field {
+                // Java reads a long: anything but a number is refused, and another number
+                // breaks the AAD.
+                "timestamp" if value.is_number() => {
+                    Some((400, "client_error", "payload decryption failed"))
+                }
+                "timestamp" => Some((400, "client_error", required)),
+                "subscription_id" if is_str || is_null => {
+                    Some((400, "client_error", "bad subscription_id"))
+                }
+                "app_name" if is_null => None,
+                "app_name" if is_str => Some((403, "invalid_app_name", "unexpected app name")),
+                "payload" if is_str => Some((400, "client_error", "payload decryption failed")),
+                "iv" if is_str => Some((400, "client_error", "bad iv")),
+                "public_key" if is_str => Some((400, "client_error", "bad public key")),
+                _ => Some((400, "client_error", required)),
+            };
+            let resp = post(serde_json::Value::Object(body).to_string().as_bytes());
+            let shown: String = value.to_string().chars().take(20).collect();
+            match want {
+                Some((http, status, message)) => {
+                    assert_eq!(resp.status, http, "{field}={shown}: {}", resp.text());
+                    resp.assert_error(http, status, Some(message));
+                }
+                None => assert_eq!(resp.status, 200, "{field}={shown}: {}", resp.text()),
+            }
+        }
+    }
+    // Damaged values: a short IV, a truncated payload, a flipped payload bit.
+    let text = |v: &serde_json::Value| v.as_str().unwrap().to_owned();
+    let iv = STANDARD.decode(text(&good["iv"])).unwrap();
+    let payload = STANDARD.decode(text(&good["payload"])).unwrap();
+    let mut flipped = payload.clone();
+    flipped[0] ^= 1;
+    for (field, value, message) in [
+        ("iv", STANDARD.encode(&iv[..11]), "bad iv"),
+        (
+            "payload",
+            STANDARD.encode(&payload[..payload.len() - 1]),
+            "payload decryption failed",
+        ),
+        (
+            "payload",
+            STANDARD.encode(&flipped),
+            "payload decryption failed",
+        ),
+        ("payload", String::new(), "payload decryption failed"),
+        (
+            "public_key",
+            text(&good["public_key"])[..40].to_owned(),
+            "bad public key",
+        ),
+    ] {
+        let mut body = good.clone();
+        body.insert(field.to_owned(), serde_json::Value::String(value));
+        post(serde_json::Value::Object(body).to_string().as_bytes()).assert_error(
+            400,
+            "client_error",
+            Some(message),
+        );
+    }
+    // A duplicate field is not JSON serde accepts for a struct.
+    let dup = format!(
+        r#"{{"iv":"x",{}}}"#,
+        &serde_json::Value::Object(good.clone()).to_string()[1..].trim_end_matches('}')
+    );
+    post(dup.as_bytes()).assert_error(400, "client_error", Some(required));
+    assert_still_serving(&client);
+    assert_no_5xx(&server);
+}
+
+/// The server's own count of 5xx answers is zero (a handler panic would also drop the
+/// connection, which the harness reports as a failed read).
+#[track_caller]
+fn assert_no_5xx(server: &TestServer) {
+    let metrics = server.request("GET", "/metrics", &[], b"").text();
+    let bad: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("euid_http_requests_total") && l.contains("status=\"5"))
+        .collect();
+    assert!(bad.is_empty(), "{bad:?}");
 }
