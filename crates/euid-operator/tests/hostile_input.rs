@@ -1318,3 +1318,71 @@ fn assert_no_5xx(server: &TestServer) {
         .collect();
     assert!(bad.is_empty(), "{bad:?}");
 }
+
+/// Reads exactly one response with a `Content-Length` from a kept-alive connection.
+fn read_one(stream: &mut TcpStream) -> HttpResponse {
+    let mut raw = Vec::new();
+    let mut byte = [0u8; 1];
+    while !raw.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("response head");
+        raw.push(byte[0]);
+    }
+    let head = parse_response(&raw);
+    let len: usize = head
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .expect("content-length");
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body).expect("response body");
+    raw.extend_from_slice(&body);
+    parse_response(&raw)
+}
+
+#[test]
+fn keep_alive_connections_serve_requests_then_close_when_idle() {
+    let config = OperatorConfig::from_json(br#"{"request_timeout_ms":500}"#).unwrap();
+    let (_dir, server, client) = start(config);
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let auth = format!("Bearer {}", server.demo.api_key);
+    // Several requests on one connection, the second one a hostile body: the head timeout
+    // does not cut a busy connection, and an error does not close it.
+    for (i, json) in [good_json(GENERATE), String::new(), good_json(GENERATE)]
+        .iter()
+        .enumerate()
+    {
+        let (body, nonce) = if json.is_empty() {
+            (b"%%%".to_vec(), [0; 8])
+        } else {
+            client.envelope(json, now_ms())
+        };
+        let head = format!(
+            "POST {GENERATE} HTTP/1.1\r\nHost: {}\r\nAuthorization: {auth}\r\nContent-Length: {}\r\n\r\n",
+            server.addr,
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(&body).unwrap();
+        let resp = read_one(&mut stream);
+        if json.is_empty() {
+            assert_envelope_error(&resp, &not_base64(), "kept-alive hostile body");
+        } else {
+            assert_eq!(
+                client.open(&resp, nonce)["status"],
+                "success",
+                "request {i}"
+            );
+        }
+    }
+    // Then silence: the server closes the connection once the head timeout passes.
+    let mut buf = [0u8; 64];
+    match stream.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("an idle kept-alive connection was not closed: {other:?}"),
+    }
+    assert_still_serving(&client);
+    assert_no_5xx(&server);
+}
