@@ -40,7 +40,7 @@ pub enum RequestError {
     /// The timestamp is outside the allowed clock skew.
     #[error("Invalid timestamp: Request too old or client time drift.")]
     Timestamp,
-    /// The payload is neither empty nor a JSON object.
+    /// The payload is neither empty nor a JSON object in UTF-8.
     #[error("Invalid payload in body: Data is not valid json string.")]
     PayloadNotJsonObject,
 }
@@ -169,7 +169,11 @@ fn open_decoded(
     // Reuse the decoded buffer for the JSON instead of allocating again.
     buf.copy_within(json_start..json_start + json_len, 0);
     buf.truncate(json_len);
-    if !buf.is_empty() && serde_json::from_slice::<ObjectOnly>(&buf).is_err() {
+    // JSON text is UTF-8 (RFC 8259); skipping string values does not check it, so check here.
+    if !buf.is_empty()
+        && (std::str::from_utf8(&buf).is_err()
+            || serde_json::from_slice::<ObjectOnly>(&buf).is_err())
+    {
         return Err(RequestError::PayloadNotJsonObject);
     }
     Ok(OpenedRequest {

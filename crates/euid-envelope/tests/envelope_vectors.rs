@@ -216,6 +216,10 @@ fn every_error_has_the_operators_message() {
         b"{\"a\":1} x",
         b"\xff\xfe",
         b" ",
+        // Invalid UTF-8 inside a string or a key of an otherwise well-formed object.
+        b"{\"email\":\"\xff\xfe@b.com\"}",
+        b"{\"\xc3\x28\":1}",
+        b"{\"a\":\"\xed\xa0\x80\"}",
     ] {
         assert_eq!(
             msg(open_text(sealed_b64(TS, bad).as_bytes(), TS)),

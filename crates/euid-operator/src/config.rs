@@ -36,7 +36,7 @@ pub struct OperatorConfig {
     pub optout_check_on_generate: bool,
     /// Largest accepted request body in bytes; larger gets 413. Default 1 MiB.
     pub max_body_bytes: usize,
-    /// Per-request time limit in milliseconds; slower requests get 503. Default 10000.
+    /// Per-request time limit in milliseconds; slower requests get 408. Default 10000.
     pub request_timeout_ms: u64,
     /// Listen address; `--listen` and `EUID_LISTEN` override it. Default `127.0.0.1:8080`.
     pub listen: Option<String>,

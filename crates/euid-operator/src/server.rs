@@ -172,13 +172,8 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
 
     let (tx, rx) = oneshot::channel::<()>();
     let app = router(operator.clone());
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let head_timeout = Duration::from_millis(config.request_timeout_ms);
+    let task = tokio::spawn(serve_connections(listener, app, head_timeout, rx));
     tracing::info!(%local_addr, "euid-operator listening");
     Ok(RunningServer {
         local_addr,
@@ -188,6 +183,59 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
         task,
         reloader,
     })
+}
+
+/// Accepts connections until `shutdown`, then lets the open ones finish their requests.
+///
+/// This is `axum::serve` plus a request-head timeout: without a timer hyper waits forever
+/// for a head, so idle connections and half-sent heads would each hold a socket and a task
+/// for good. The body and the handler are bounded by the per-request timeout in the handlers.
+async fn serve_connections(
+    listener: TcpListener,
+    app: Router,
+    head_timeout: Duration,
+    mut shutdown: oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let mut closing = closing_rx.clone();
+        connections.spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(head_timeout);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => return,
+                _ = closing.wait_for(|c| *c) => conn.as_mut().graceful_shutdown(),
+            }
+            let _ = conn.await;
+        });
+        // Reap finished connections so the set only holds open ones.
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    let _ = closing_tx.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
 }
 
 /// The axum router of every endpoint, over `operator`.
@@ -212,30 +260,60 @@ pub fn router(operator: Arc<Operator>) -> Router {
         .with_state(operator)
 }
 
+fn too_large() -> ApiResponse {
+    ApiResponse::error(413, "client_error", Some("Request body is too large"))
+}
+
+fn timed_out() -> ApiResponse {
+    ApiResponse::error(408, "client_error", Some("Request timed out"))
+}
+
+/// The whole body, or 413 once it passes `limit`. A `Content-Length` over the limit is
+/// refused at once, before waiting for bytes that would be refused anyway.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiResponse> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())
+}
+
 async fn client_generate(
     State(op): State<Arc<Operator>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    let response = match axum::body::to_bytes(body, op.config().max_body_bytes).await {
-        Err(_) => ApiResponse::error(413, "client_error", Some("Request body is too large")),
-        Ok(bytes) => {
-            let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-            let snapshot = op.snapshot();
-            RNG.with(|rng| {
-                let mut rng = rng.borrow_mut();
-                crate::cstg::client_generate(
-                    &snapshot,
-                    op.optouts(),
-                    &bytes,
-                    origin,
-                    now_ms(),
-                    &mut *rng,
-                )
-            })
-        }
+    let timeout = Duration::from_millis(op.config().request_timeout_ms);
+    // The same time limit as the other endpoints: a browser endpoint is the easiest to
+    // reach for a client that sends half a body and stalls.
+    let work = async {
+        let bytes = match read_body(&headers, body, op.config().max_body_bytes).await {
+            Ok(b) => b,
+            Err(e) => return e,
+        };
+        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        let snapshot = op.snapshot();
+        RNG.with(|rng| {
+            let mut rng = rng.borrow_mut();
+            crate::cstg::client_generate(
+                &snapshot,
+                op.optouts(),
+                &bytes,
+                origin,
+                now_ms(),
+                &mut *rng,
+            )
+        })
     };
+    let response = tokio::time::timeout(timeout, work)
+        .await
+        .unwrap_or_else(|_| timed_out());
     let elapsed = started.elapsed();
     op.metrics()
         .observe(crate::cstg::PATH, response.http_status, elapsed);
@@ -302,11 +380,9 @@ async fn serve_api(
     let limit = op.config().max_body_bytes;
     let timeout = Duration::from_millis(op.config().request_timeout_ms);
     let work = async {
-        let bytes = match axum::body::to_bytes(body, limit).await {
+        let bytes = match read_body(&headers, body, limit).await {
             Ok(b) => b,
-            Err(_) => {
-                return ApiResponse::error(413, "client_error", Some("Request body is too large"))
-            }
+            Err(e) => return e,
         };
         let authorization = headers
             .get(header::AUTHORIZATION)
@@ -325,10 +401,9 @@ async fn serve_api(
             run_pipeline(&op, endpoint, authorization.as_deref(), binary, &bytes)
         }
     };
-    let response = match tokio::time::timeout(timeout, work).await {
-        Ok(r) => r,
-        Err(_) => ApiResponse::error(408, "client_error", Some("Request timed out")),
-    };
+    let response = tokio::time::timeout(timeout, work)
+        .await
+        .unwrap_or_else(|_| timed_out());
     let elapsed = started.elapsed();
     op.metrics()
         .observe(endpoint.path(), response.http_status, elapsed);
