@@ -489,3 +489,86 @@ fn a_trace_level_log_of_a_full_lifecycle_holds_no_secret() {
         1
     );
 }
+
+/// Waits (bounded) until the healthcheck answers 503, and returns its body.
+fn stale_health(addr: std::net::SocketAddr) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = http(addr, "GET", "/ops/healthcheck", &[], b"");
+        if r.status == 503 {
+            return r.text();
+        }
+        assert!(Instant::now() < deadline, "the broken file was not noticed");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn healthy(addr: std::net::SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http(addr, "GET", "/ops/healthcheck", &[], b"").status != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the restored file was not reloaded"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// A data file edited by hand with a secret where a number belongs: the parser's error
+/// must not quote the secret, neither in the log nor in the healthcheck's answer.
+#[test]
+fn a_malformed_data_file_does_not_echo_its_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let operator = spawn_traced(dir.path());
+    let data = dir.path().join("data");
+    let mut needles = Needles::default();
+    let mut health = String::new();
+    let files: [(&str, &str, &str); 4] = [
+        ("keyset_keys.json", "secret", "id"),
+        ("clients.json", "secret", "site_id"),
+        ("client_side_keypairs.json", "private_key", "site_id"),
+        ("salts/metadata.json", "first_level", "generated"),
+    ];
+    for (file, secret_field, number_field) in files {
+        let path = data.join(file);
+        let original = std::fs::read(&path).unwrap();
+        let mut json: serde_json::Value = serde_json::from_slice(&original).unwrap();
+        let target = match json.as_array_mut() {
+            Some(items) => &mut items[0],
+            None => &mut json,
+        };
+        let secret = target[secret_field].as_str().unwrap().to_owned();
+        needles.add(format!("{file} {secret_field}"), secret.as_str());
+        target[number_field] = serde_json::Value::String(secret);
+        // client_side_keypairs.json is read with every snapshot but is not one of the
+        // watched files: rewriting clients.json as it is triggers the reload.
+        let touch = || {
+            let clients = data.join("clients.json");
+            let same = std::fs::read(&clients).unwrap();
+            euid_operator::data_dir::write_atomic(&clients, &same).unwrap();
+        };
+        euid_operator::data_dir::write_atomic(&path, &serde_json::to_vec(&json).unwrap()).unwrap();
+        touch();
+        let body = stale_health(operator.addr);
+        assert!(body.starts_with("stale"), "{body}");
+        health.push_str(&body);
+        health.push('\n');
+        euid_operator::data_dir::write_atomic(&path, &original).unwrap();
+        touch();
+        healthy(operator.addr);
+    }
+    let log = operator.stop();
+    assert_eq!(
+        log.matches("does not load; keeping the previous snapshot")
+            .count(),
+        files.len(),
+        "{log}"
+    );
+    let leaks = needles.found_in(&format!("{log}\n{health}"));
+    assert!(
+        leaks.is_empty(),
+        "{} secrets echoed:\n{}\n\nhealthcheck answers:\n{health}\nlog:\n{log}",
+        leaks.len(),
+        leaks.join("\n")
+    );
+}
