@@ -83,7 +83,7 @@ pub(crate) enum Command {
     Keys(KeysCommand),
 }
 
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub(crate) struct EncryptRequestArgs {
     /// The client secret (base64 of 32 bytes).
     #[arg(env = "EUID_SECRET", hide_env_values = true)]
@@ -97,7 +97,7 @@ pub(crate) struct EncryptRequestArgs {
     pub(crate) timestamp_ms: Option<i64>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub(crate) struct DecryptResponseArgs {
     /// The client secret (base64 of 32 bytes), or with --refresh the `refresh_response_key`.
     #[arg(env = "EUID_SECRET", hide_env_values = true)]
@@ -112,7 +112,7 @@ pub(crate) struct DecryptResponseArgs {
 }
 
 /// How to reach the operator and authenticate.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub(crate) struct ConnectionArgs {
     /// The operator's base URL, plain HTTP [default: the `base_url` of --demo's
     /// demo-client.json, else http://127.0.0.1:8080].
@@ -133,7 +133,7 @@ pub(crate) struct ConnectionArgs {
     pub(crate) timeout: u64,
 }
 
-#[derive(Debug, Args)]
+#[derive(Args)]
 #[command(group(clap::ArgGroup::new("identity").required(true).multiple(false)))]
 pub(crate) struct GenerateArgs {
     #[command(flatten)]
@@ -155,7 +155,7 @@ pub(crate) struct GenerateArgs {
     pub(crate) tcf: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub(crate) struct RefreshArgs {
     #[command(flatten)]
     pub(crate) connection: ConnectionArgs,
@@ -175,7 +175,7 @@ pub(crate) enum IdentityKind {
     Phone,
 }
 
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub(crate) struct IdentityValueArgs {
     /// What VALUE is.
     pub(crate) kind: IdentityKind,
@@ -218,7 +218,7 @@ pub(crate) enum TokenCommand {
     Decrypt(TokenDecryptArgs),
 }
 
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub(crate) struct TokenDecryptArgs {
     /// The advertising token.
     pub(crate) token: String,
@@ -253,4 +253,173 @@ pub(crate) enum KeysCommand {
         #[arg(long, value_name = "SECONDS", default_value_t = 365 * 86_400)]
         lifetime: i64,
     },
+}
+
+// Debug for the argument structs that hold secrets, tokens or identities: clap does not need
+// Debug, but a `{:?}` of the parsed command line must not print them.
+
+/// What `Debug` shows in place of a secret, token or identity that is set.
+const REDACTED: &str = "<redacted>";
+
+fn redacted<T>(value: &Option<T>) -> Option<&'static str> {
+    value.as_ref().map(|_| REDACTED)
+}
+
+impl std::fmt::Debug for EncryptRequestArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncryptRequestArgs")
+            .field("secret", &REDACTED)
+            .field("nonce", &self.nonce)
+            .field("timestamp_ms", &self.timestamp_ms)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for DecryptResponseArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecryptResponseArgs")
+            .field("secret", &REDACTED)
+            .field("refresh", &self.refresh)
+            .field("nonce", &self.nonce)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ConnectionArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionArgs")
+            .field("url", &self.url)
+            .field("api_key", &redacted(&self.api_key))
+            .field("secret", &redacted(&self.secret))
+            .field("demo", &self.demo)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for GenerateArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenerateArgs")
+            .field("connection", &self.connection)
+            .field("email", &redacted(&self.email))
+            .field("email_hash", &redacted(&self.email_hash))
+            .field("phone", &redacted(&self.phone))
+            .field("phone_hash", &redacted(&self.phone_hash))
+            .field("tcf", &self.tcf)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for RefreshArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshArgs")
+            .field("connection", &self.connection)
+            .field("refresh_token", &redacted(&self.refresh_token))
+            .field(
+                "refresh_response_key",
+                &redacted(&self.refresh_response_key),
+            )
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for IdentityValueArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityValueArgs")
+            .field("kind", &self.kind)
+            .field("value", &REDACTED)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for TokenDecryptArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenDecryptArgs")
+            .field("token", &REDACTED)
+            .field("keys", &self.keys)
+            .field("ignore_expiry", &self.ignore_expiry)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlYw==";
+    const API_KEY: &str = "EUID-C-L-999-abcde.fghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ";
+
+    fn debug_of(args: &[&str]) -> String {
+        let cli = Cli::try_parse_from(std::iter::once("euid").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        format!("{cli:?}")
+    }
+
+    #[test]
+    fn debug_of_a_parsed_command_line_shows_no_secret_token_or_identity() {
+        let token = "A4AAAAFakeAdvertisingTokenForTheDebugTest0123456789";
+        let refresh = "RefreshTokenForTheDebugTest0123456789abcdef";
+        let cases: &[(&[&str], &[&str])] = &[
+            (
+                &["encrypt-request", SECRET, "--nonce", "0011223344556677"],
+                &[SECRET],
+            ),
+            (&["decrypt-response", "--refresh", SECRET], &[SECRET]),
+            (
+                &[
+                    "generate",
+                    "--api-key",
+                    API_KEY,
+                    "--secret",
+                    SECRET,
+                    "--email",
+                    "jane.doe@example.com",
+                ],
+                &[API_KEY, SECRET, "jane.doe@example.com"],
+            ),
+            (
+                &[
+                    "generate",
+                    "--api-key",
+                    API_KEY,
+                    "--secret",
+                    SECRET,
+                    "--phone-hash",
+                    SECRET,
+                ],
+                &[API_KEY, SECRET],
+            ),
+            (
+                &[
+                    "refresh",
+                    "--refresh-token",
+                    refresh,
+                    "--refresh-response-key",
+                    SECRET,
+                ],
+                &[refresh, SECRET],
+            ),
+            (
+                &["normalize", "email", "jane.doe@example.com"],
+                &["jane.doe@example.com"],
+            ),
+            (&["hash", "phone", "+12025550123"], &["+12025550123"]),
+            (
+                &["token", "decrypt", token, "--keys", "keys.json"],
+                &[token],
+            ),
+        ];
+        for (args, secrets) in cases {
+            let debug = debug_of(args);
+            assert!(debug.contains(REDACTED), "{debug}");
+            for secret in *secrets {
+                assert!(!debug.contains(secret), "{secret} in {debug}");
+            }
+        }
+        // What is not secret is still shown.
+        assert!(
+            debug_of(&["encrypt-request", SECRET, "--nonce", "0011223344556677"])
+                .contains("0011223344556677")
+        );
+    }
 }

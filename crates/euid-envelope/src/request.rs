@@ -87,8 +87,9 @@ pub enum BodyEncoding {
     Binary,
 }
 
-/// An opened, authenticated, in-window request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An opened, authenticated, in-window request. `Debug` shows the JSON's length, not the
+/// JSON (it holds identities and tokens).
+#[derive(Clone, PartialEq, Eq)]
 pub struct OpenedRequest {
     /// The client's timestamp, Unix ms.
     pub timestamp_ms: i64,
@@ -98,6 +99,17 @@ pub struct OpenedRequest {
     pub json: Vec<u8>,
     /// How to encode the response: binary only when the binary body opened as such.
     pub response_encoding: BodyEncoding,
+}
+
+impl std::fmt::Debug for OpenedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedRequest")
+            .field("timestamp_ms", &self.timestamp_ms)
+            .field("nonce", &self.nonce)
+            .field("json_len", &self.json.len())
+            .field("response_encoding", &self.response_encoding)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Opens a request envelope, checking in the live operator's order: empty body, base64,

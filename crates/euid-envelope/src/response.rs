@@ -16,8 +16,9 @@ pub enum ResponseError {
     NonceMismatch,
 }
 
-/// An opened response envelope.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An opened response envelope. `Debug` shows the JSON's length, not the JSON (it holds
+/// tokens and keys).
+#[derive(Clone, PartialEq, Eq)]
 pub struct OpenedResponse {
     /// The server's timestamp, Unix ms (clients do not check it).
     pub timestamp_ms: i64,
@@ -25,6 +26,16 @@ pub struct OpenedResponse {
     pub nonce: [u8; 8],
     /// The response JSON.
     pub json: Vec<u8>,
+}
+
+impl std::fmt::Debug for OpenedResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedResponse")
+            .field("timestamp_ms", &self.timestamp_ms)
+            .field("nonce", &self.nonce)
+            .field("json_len", &self.json.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Seals a response: `IV ‖ GCM(ts ‖ nonce ‖ json) ‖ tag`, raw bytes, no version byte.

@@ -290,9 +290,10 @@ impl fmt::Debug for Client {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientsError {
-    /// Not a JSON array of client records.
+    /// Not a JSON array of client records: the parse error's kind and position (never
+    /// serde's message, which can quote a secret).
     #[error("clients.json is not valid: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(String),
     /// A record has a bad field (the record is named by its key id, never its secrets).
     #[error("clients.json record {key_id:?}: {what}")]
     Record {
@@ -374,7 +375,8 @@ impl ClientStore {
 
     /// Parses a `clients.json` file (a JSON array of [`ClientRecord`]).
     pub fn from_json(bytes: &[u8]) -> Result<Self, ClientsError> {
-        let records: Vec<ClientRecord> = serde_json::from_slice(bytes)?;
+        let records: Vec<ClientRecord> = serde_json::from_slice(bytes)
+            .map_err(|e| ClientsError::Json(crate::data_dir::json_error_position(&e)))?;
         Self::from_records(&records)
     }
 
@@ -530,6 +532,19 @@ mod tests {
         assert_eq!(site_id_of_api_key(&good.replace("-12-", "--")), None);
         assert_eq!(site_id_of_api_key(&good[..good.len() - 1]), None);
         assert_eq!(site_id_of_api_key("EUID-C-L-1"), None);
+    }
+
+    #[test]
+    fn parse_errors_do_not_quote_secrets() {
+        let mut rng = BatchedOsRandom::new();
+        let rec = new_client(9, "x", RoleSet::ALL, 0, &mut rng).record;
+        let mut json = serde_json::to_value([&rec]).unwrap();
+        json[0]["site_id"] = serde_json::Value::String(rec.secret.clone());
+        let err = ClientStore::from_json(json.to_string().as_bytes()).unwrap_err();
+        for shown in [err.to_string(), format!("{err:?}")] {
+            assert!(!shown.contains(&rec.secret), "{shown}");
+            assert!(shown.contains("line 1 column"), "{shown}");
+        }
     }
 
     #[test]

@@ -151,6 +151,18 @@ impl DataDirError {
     }
 }
 
+/// A JSON parse error of a file that holds secrets, by kind and position only: serde's
+/// messages quote the offending value (`invalid type: string "…"`), which can be a secret,
+/// and they reach the log and the unauthenticated healthcheck.
+pub(crate) fn json_error_position(e: &serde_json::Error) -> String {
+    format!(
+        "{:?} error at line {} column {}",
+        e.classify(),
+        e.line(),
+        e.column()
+    )
+}
+
 /// Reads a whole file.
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>, DataDirError> {
     fs::read(path).map_err(|e| DataDirError::io(path, e))

@@ -96,10 +96,9 @@ pub fn init_data_dir(path: &Path, options: &InitOptions) -> Result<InitReport, D
     let mut demo = if clients_path.exists() {
         if demo_path.exists() {
             let bytes = data_dir::read(&demo_path)?;
-            Some(
-                serde_json::from_slice::<DemoClient>(&bytes)
-                    .map_err(|e| DataDirError::invalid(&demo_path, e))?,
-            )
+            Some(serde_json::from_slice::<DemoClient>(&bytes).map_err(|e| {
+                DataDirError::invalid(&demo_path, data_dir::json_error_position(&e))
+            })?)
         } else {
             None
         }

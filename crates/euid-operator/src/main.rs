@@ -139,11 +139,20 @@ fn main() -> ExitCode {
 fn print_welcome(server: &euid_operator::RunningServer, data_dir: &std::path::Path) {
     let demo = server.demo_client();
     let base = &demo.base_url;
+    let dir = data_dir.display();
+    println!("euid-operator is listening on {base}\ndata directory: {dir}\n");
+    // The demo credentials are shown to a person at a terminal only: when stdout is a pipe or
+    // a file it usually ends up in a log collector, and the API key and client secret are
+    // secrets there. They are always in demo-client.json.
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        println!(
+            "Demo client credentials: {dir}/demo-client.json (not printed: stdout is not a terminal)\n\
+             Health: curl -s {base}/ops/healthcheck    Metrics: curl -s {base}/metrics"
+        );
+        return;
+    }
     println!(
-        r#"euid-operator is listening on {base}
-data directory: {dir}
-
-Demo client (also in {dir}/demo-client.json):
+        r#"Demo client (also in {dir}/demo-client.json):
   api_key:       {key}
   client_secret: {secret}
   site_id:       {site}
@@ -159,7 +168,6 @@ or with curl and the CLI's envelope helpers:
 
 Health: curl -s {base}/ops/healthcheck    Metrics: curl -s {base}/metrics
 Press Ctrl-C to stop."#,
-        dir = data_dir.display(),
         key = demo.api_key,
         secret = demo.client_secret,
         site = demo.site_id,

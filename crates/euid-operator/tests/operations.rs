@@ -1,4 +1,5 @@
-//! Operating the server: key rotation under traffic, restarts, kill -9, health.
+//! Operating the server: key rotation under traffic, restarts, kill -9 after many concurrent
+//! logouts, health.
 
 mod common;
 
@@ -127,10 +128,16 @@ struct Spawned {
     addr: std::net::SocketAddr,
 }
 
-fn spawn_binary(dir: &std::path::Path) -> Spawned {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_euid-operator"))
+/// The real binary on `dir`, with an optional `--config` file.
+fn spawn_binary(dir: &std::path::Path, config: Option<&std::path::Path>) -> Spawned {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_euid-operator"));
+    command
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
+        .arg(dir);
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -153,24 +160,163 @@ fn spawn_binary(dir: &std::path::Path) -> Spawned {
     }
 }
 
+/// One identity of the kill -9 test: how it is sent, the tokens minted for it before its
+/// logout, and its raw UID.
+struct Leaver {
+    field: &'static str,
+    value: String,
+    tokens: serde_json::Value,
+    raw_uid: String,
+}
+
+impl Leaver {
+    fn json(&self) -> String {
+        format!(r#""{}":"{}""#, self.field, self.value)
+    }
+}
+
+/// 200 identities across the four input kinds.
+fn leavers() -> Vec<(&'static str, String)> {
+    let email_hash = |i: usize| {
+        euid_normalize::hash_email(&format!("hashed-leaver-{i}@example.net"))
+            .unwrap()
+            .to_base64()
+    };
+    let phone_hash = |i: usize| {
+        euid_normalize::hash_phone(&format!("+4477009{i:05}"))
+            .unwrap()
+            .to_base64()
+    };
+    (0..90)
+        .map(|i| ("email", format!("Leaver.{i}@Example.org")))
+        .chain((0..60).map(|i| ("phone", format!("+336123{i:05}"))))
+        .chain((0..25).map(|i| ("email_hash", email_hash(i))))
+        .chain((0..25).map(|i| ("phone_hash", phone_hash(i))))
+        .collect()
+}
+
 #[test]
-fn an_acknowledged_logout_survives_kill_9() {
+fn every_acknowledged_logout_survives_kill_9() {
+    const THREADS: usize = 4;
     let dir = tempfile::tempdir().unwrap();
-    let mut first = spawn_binary(dir.path());
+    let first = spawn_binary(dir.path(), None);
     let demo: DemoClient =
         serde_json::from_slice(&std::fs::read(dir.path().join("demo-client.json")).unwrap())
             .unwrap();
     let client = ApiClient::new(first.addr, &demo.api_key, &demo.client_secret);
-    let tokens = client.generate(r#""email":"crash@example.org""#);
-    let ack = client.call("/v2/token/logout", r#"{"email":"crash@example.org"}"#);
-    assert_eq!(ack["body"]["optout"], "OK");
-    first.child.kill().unwrap(); // SIGKILL on Unix
-    first.child.wait().unwrap();
+    let store = key_store(dir.path());
+    let leavers: Vec<Leaver> = leavers()
+        .into_iter()
+        .map(|(field, value)| {
+            let tokens = client.generate(&format!(r#""{field}":"{value}""#));
+            let raw_uid = euid_token::decode_advertising_token(
+                &store,
+                tokens["advertising_token"].as_str().unwrap(),
+                now_ms(),
+            )
+            .unwrap()
+            .raw_uid
+            .to_base64();
+            Leaver {
+                field,
+                value,
+                tokens,
+                raw_uid,
+            }
+        })
+        .collect();
+    assert_eq!(leavers.len(), 200);
+    let stayer = client.generate(r#""email":"stays.after.the.crash@example.org""#);
 
-    let mut second = spawn_binary(dir.path());
+    // Concurrent logouts; the thread that reads the last acknowledgement kills the
+    // operator at once (SIGKILL: no graceful shutdown, nothing flushed on the way out).
+    let leavers = Arc::new(leavers);
+    let child = Arc::new(std::sync::Mutex::new(first.child));
+    let acked = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (leavers, child, acked) = (leavers.clone(), child.clone(), acked.clone());
+            let client = ApiClient::new(first.addr, &demo.api_key, &demo.client_secret);
+            std::thread::spawn(move || {
+                for leaver in leavers.iter().skip(t).step_by(THREADS) {
+                    let ack = client.call("/v2/token/logout", &format!("{{{}}}", leaver.json()));
+                    assert_eq!(ack["body"]["optout"], "OK", "{}", leaver.value);
+                    if acked.fetch_add(1, Ordering::SeqCst) + 1 == leavers.len() {
+                        child.lock().unwrap().kill().unwrap(); // SIGKILL on Unix
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(acked.load(Ordering::SeqCst), leavers.len());
+    let status = child.lock().unwrap().wait().unwrap();
+    #[cfg(unix)]
     assert_eq!(
-        refresh_body(second.addr, &tokens),
-        serde_json::json!({"status":"optout"})
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9),
+        "{status:?}"
+    );
+    #[cfg(not(unix))]
+    let _ = status;
+
+    // Restart on the same directory, with the opt-out check on generate enabled.
+    let config = dir.path().join("optout-on-generate.json");
+    std::fs::write(&config, br#"{"optout_check_on_generate":true}"#).unwrap();
+    let mut second = spawn_binary(dir.path(), Some(&config));
+    let client = ApiClient::new(second.addr, &demo.api_key, &demo.client_secret);
+    let optout = serde_json::json!({"status":"optout"});
+    for leaver in leavers.iter() {
+        assert_eq!(
+            refresh_body(second.addr, &leaver.tokens),
+            optout,
+            "refresh of {}",
+            leaver.value
+        );
+        let generated = client.call(
+            "/v2/token/generate",
+            &format!(
+                r#"{{{},"tcf_consent_string":"{SUFFICIENT_TCF}"}}"#,
+                leaver.json()
+            ),
+        );
+        assert_eq!(generated, optout, "generate for {}", leaver.value);
+    }
+    for field in ["email", "phone", "email_hash", "phone_hash"] {
+        let values: Vec<&str> = leavers
+            .iter()
+            .filter(|l| l.field == field)
+            .map(|l| l.value.as_str())
+            .collect();
+        let mapped = client.call(
+            "/v2/identity/map",
+            &serde_json::json!({ field: values }).to_string(),
+        );
+        assert!(
+            mapped["body"]["mapped"].as_array().unwrap().is_empty(),
+            "{mapped}"
+        );
+        let unmapped = mapped["body"]["unmapped"].as_array().unwrap();
+        assert_eq!(unmapped.len(), values.len(), "{field}: {mapped}");
+        assert!(unmapped.iter().all(|u| u["reason"] == "optout"), "{mapped}");
+    }
+    let ids: Vec<&str> = leavers.iter().map(|l| l.raw_uid.as_str()).collect();
+    let status = client.call(
+        "/v2/optout/status",
+        &serde_json::json!({ "advertising_ids": ids }).to_string(),
+    );
+    let listed = status["body"]["opted_out"].as_array().unwrap();
+    assert_eq!(listed.len(), leavers.len(), "{status}");
+    // The identity that did not log out is untouched: these checks can tell the difference.
+    assert_eq!(refresh_body(second.addr, &stayer)["status"], "success");
+    assert_eq!(
+        client.generate(r#""email":"stays.after.the.crash@example.org""#)["advertising_token"]
+            .as_str()
+            .unwrap()
+            .len(),
+        219
     );
     second.child.kill().unwrap();
     second.child.wait().unwrap();

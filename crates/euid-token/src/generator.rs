@@ -105,8 +105,7 @@ impl std::fmt::Debug for IdentityTokens {
     }
 }
 
-/// What a refresh comes to.
-#[derive(Debug)]
+/// What a refresh comes to. `Debug` shows no token, key or first-level hash.
 pub enum RefreshOutcome {
     /// New tokens.
     Refreshed {
@@ -128,6 +127,31 @@ pub enum RefreshOutcome {
     },
     /// The envelope or token is invalid.
     Invalid(RefreshError),
+}
+
+impl std::fmt::Debug for RefreshOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Refreshed {
+                tokens,
+                identity_type,
+                site_id,
+                ..
+            } => f
+                .debug_struct("Refreshed")
+                .field("tokens", tokens)
+                .field("first_level_hash", &"<redacted>")
+                .field("identity_type", identity_type)
+                .field("site_id", site_id)
+                .field("refresh_response_key", &"<redacted>")
+                .finish(),
+            Self::Expired { .. } => f
+                .debug_struct("Expired")
+                .field("refresh_response_key", &"<redacted>")
+                .finish(),
+            Self::Invalid(e) => f.debug_tuple("Invalid").field(e).finish(),
+        }
+    }
 }
 
 /// Mints and refreshes token pairs. Holds only configuration: keys and salts are snapshots

@@ -319,8 +319,15 @@ impl SaltStore {
     /// `id,lastUpdated,currentSalt[,refreshFrom,previousSalt,…]`. Columns after the fifth
     /// (salt key material for v4 raw UIDs) are ignored.
     pub fn from_files(metadata_json: &[u8], salts_csv: &[u8]) -> Result<Self, SaltError> {
-        let meta: MetadataFile = serde_json::from_slice(metadata_json)
-            .map_err(|e| SaltError::Metadata(format!("{e}")))?;
+        // serde's message can quote a value (the first-level salt): kind and position only.
+        let meta: MetadataFile = serde_json::from_slice(metadata_json).map_err(|e| {
+            SaltError::Metadata(format!(
+                "{:?} error at line {} column {}",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        })?;
         let text = std::str::from_utf8(salts_csv).map_err(|_| SaltError::Line {
             line: 1,
             reason: "not UTF-8",
@@ -478,6 +485,17 @@ mod tests {
     const CSV: &str = "1000000,1614556800000,vgv1BwiNRCW7F3VcNXHlZh+7oHJ4G4gCshbGcVOLnss=\n\
         1000001,1643235130717,vgv1BwiNRCW7F3VcNXHlZh+7oHJ4G4gCshbGcVOLnsP=,1700000000000,oldsalt=\n\
         1000002,1643235130718,third=,,,,k1,ks1,,,\n";
+
+    #[test]
+    fn metadata_errors_do_not_quote_the_salt() {
+        let salt = "fOGY/aRE44peL23i+cE9MkJrzmEeNZZziNZBfq7qqk8=";
+        let bad = META.replace("1670883129", &format!("\"{salt}\""));
+        let err = SaltStore::from_files(bad.as_bytes(), CSV.as_bytes()).unwrap_err();
+        for shown in [err.to_string(), format!("{err:?}")] {
+            assert!(!shown.contains(salt), "{shown}");
+            assert!(shown.contains("line 2 column"), "{shown}");
+        }
+    }
 
     #[test]
     fn reads_operator_salt_files() {
