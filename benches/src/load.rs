@@ -1,7 +1,7 @@
 //! The end-to-end load driver behind the `euid-load` binary.
 //!
-//! One run starts a real operator and a bare same-stack baseline (axum on an identical
-//! tokio runtime, a handler that only echoes the body), then drives each with the same
+//! One run starts a real operator and a bare same-stack baseline (the operator's axum/hyper
+//! accept loop on an identical tokio runtime, a handler that only echoes the body), then drives each with the same
 //! hyper HTTP/1.1 client over 127.0.0.1: closed loop, a fixed number of keep-alive
 //! connections, bounded in request count and duration. Every operator response is
 //! verified (decrypted, nonce checked, status read), every baseline echo compared.
@@ -221,7 +221,13 @@ async fn start_baseline() -> Result<SocketAddr, String> {
         "/v2/token/generate",
         axum::routing::post(|body: Bytes| async move { body }),
     );
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    // The operator's own accept loop and head timeout, so only the handler differs.
+    tokio::spawn(euid_operator::server::serve_connections(
+        listener,
+        app,
+        Duration::from_secs(10),
+        std::future::pending(),
+    ));
     Ok(addr)
 }
 

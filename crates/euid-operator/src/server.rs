@@ -173,7 +173,11 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
     let (tx, rx) = oneshot::channel::<()>();
     let app = router(operator.clone());
     let head_timeout = Duration::from_millis(config.request_timeout_ms);
-    let task = tokio::spawn(serve_connections(listener, app, head_timeout, rx));
+    let stop = async move {
+        // A dropped sender stops the server too.
+        let _ = rx.await;
+    };
+    let task = tokio::spawn(serve_connections(listener, app, head_timeout, stop));
     tracing::info!(%local_addr, "euid-operator listening");
     Ok(RunningServer {
         local_addr,
@@ -185,20 +189,22 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
     })
 }
 
-/// Accepts connections until `shutdown`, then lets the open ones finish their requests.
+/// Serves `app` on `listener` until `shutdown` completes, then lets the open connections
+/// finish their requests. Public so a benchmark can serve its baseline on the same stack.
 ///
 /// This is `axum::serve` plus a request-head timeout: without a timer hyper waits forever
 /// for a head, so idle connections and half-sent heads would each hold a socket and a task
 /// for good. The body and the handler are bounded by the per-request timeout in the handlers.
-async fn serve_connections(
+pub async fn serve_connections(
     listener: TcpListener,
     app: Router,
     head_timeout: Duration,
-    mut shutdown: oneshot::Receiver<()>,
+    shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
 
+    let mut shutdown = std::pin::pin!(shutdown);
     let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
     loop {
