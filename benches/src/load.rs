@@ -14,6 +14,7 @@ use euid_envelope::{open_refresh_response, open_response, seal_request, ClientSe
 use http_body_util::{BodyExt as _, Full};
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -318,15 +319,38 @@ fn generate_body(target: &Target, n: u64, rng: &mut FastRandom) -> (Vec<u8>, [u8
     (STANDARD.encode(raw).into_bytes(), nonce)
 }
 
+/// A token response, read in place: the client shares the cores with the servers, so
+/// its checking should cost as little as it can while still checking.
+#[derive(serde::Deserialize)]
+struct TokenReply<'a> {
+    #[serde(borrow)]
+    status: Cow<'a, str>,
+    #[serde(borrow)]
+    body: Option<TokenBody<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct TokenBody<'a> {
+    #[serde(borrow)]
+    advertising_token: Cow<'a, str>,
+    #[serde(borrow)]
+    refresh_token: Cow<'a, str>,
+    #[serde(borrow)]
+    refresh_response_key: Cow<'a, str>,
+}
+
+/// The body of a successful token response with a non-empty advertising token.
+fn token_body(json: &[u8]) -> Option<TokenBody<'_>> {
+    let reply: TokenReply<'_> = serde_json::from_slice(json).ok()?;
+    let body = reply.body?;
+    (reply.status == "success" && !body.advertising_token.is_empty()).then_some(body)
+}
+
 /// The refresh token and response key of an identity JSON body.
 fn identity_of(json: &[u8]) -> Option<(String, AesGcmKey)> {
-    let value: serde_json::Value = serde_json::from_slice(json).ok()?;
-    if value["status"] != "success" || value["body"]["advertising_token"].as_str()?.is_empty() {
-        return None;
-    }
-    let token = value["body"]["refresh_token"].as_str()?.to_owned();
-    let key = AesGcmKey::from_base64(value["body"]["refresh_response_key"].as_str()?).ok()?;
-    Some((token, key))
+    let body = token_body(json)?;
+    let key = AesGcmKey::from_base64(&body.refresh_response_key).ok()?;
+    Some((body.refresh_token.into_owned(), key))
 }
 
 async fn drive(
@@ -568,15 +592,11 @@ struct Tokens {
 }
 
 fn tokens_of(json: &[u8]) -> Option<Tokens> {
-    let value: serde_json::Value = serde_json::from_slice(json).ok()?;
-    if value["status"] != "success" {
-        return None;
-    }
-    let body = &value["body"];
+    let body = token_body(json)?;
     Some(Tokens {
-        advertising_token: body["advertising_token"].as_str()?.to_owned(),
-        refresh_token: body["refresh_token"].as_str()?.to_owned(),
-        key: AesGcmKey::from_base64(body["refresh_response_key"].as_str()?).ok()?,
+        key: AesGcmKey::from_base64(&body.refresh_response_key).ok()?,
+        advertising_token: body.advertising_token.into_owned(),
+        refresh_token: body.refresh_token.into_owned(),
     })
 }
 
