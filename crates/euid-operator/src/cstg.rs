@@ -25,7 +25,7 @@ const OPTOUT_JSON: &[u8] = br#"{"status":"optout"}"#;
 
 /// Where the keypairs live in `dir`.
 pub fn keypairs_path(dir: &DataDir) -> PathBuf {
-    dir.root().join(KEYPAIRS_FILE)
+    dir.client_side_keypairs()
 }
 
 /// Loads the keypairs; a data directory without the file has none (CSTG answers

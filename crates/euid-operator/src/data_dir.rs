@@ -68,19 +68,25 @@ impl DataDir {
         self.root.join("optout.db")
     }
 
+    /// `client_side_keypairs.json`.
+    pub fn client_side_keypairs(&self) -> PathBuf {
+        self.root.join(crate::cstg::KEYPAIRS_FILE)
+    }
+
     /// `demo-client.json`.
     pub fn demo_client(&self) -> PathBuf {
         self.root.join("demo-client.json")
     }
 
     /// The files whose changes trigger a reload.
-    pub fn watched_files(&self) -> [PathBuf; 5] {
+    pub fn watched_files(&self) -> [PathBuf; 6] {
         [
             self.keysets(),
             self.keyset_keys(),
             self.salts_metadata(),
             self.salts_file(),
             self.clients(),
+            self.client_side_keypairs(),
         ]
     }
 }
