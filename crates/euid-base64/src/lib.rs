@@ -169,12 +169,174 @@ fn encode_exact(input: &[u8], alphabet: Alphabet, out: &mut [u8]) {
     }
 }
 
+/// The text is not base64 under the rules of [`decode`]. Says nothing about where or why:
+/// callers map it to their own error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not base64")]
+pub struct DecodeError;
+
+/// Any set bit in the top byte marks an invalid character.
+const INVALID: u32 = 0xff00_0000;
+
+/// `table[k][c]`: the 6-bit value of character `c` shifted into its place for position `k`
+/// of a 4-character unit, or [`INVALID`]. OR-ing four lookups decodes and validates a unit.
+const fn decode_tables(chars: &[u8; 64]) -> [[u32; 256]; 4] {
+    let mut tables = [[INVALID; 256]; 4];
+    let mut k = 0;
+    while k < 4 {
+        let mut v = 0;
+        while v < 64 {
+            tables[k][chars[v] as usize] = (v as u32) << (18 - 6 * k);
+            v += 1;
+        }
+        k += 1;
+    }
+    tables
+}
+
+static STANDARD_DECODE: [[u32; 256]; 4] = decode_tables(STANDARD_CHARS);
+static URL_SAFE_DECODE: [[u32; 256]; 4] = decode_tables(URL_SAFE_CHARS);
+
+/// Decodes `text` in `alphabet` under the rules of Java's `java.util.Base64` decoders, which
+/// the live operator uses: padding is optional for both alphabets but, when present, must
+/// complete the last unit (`Zg=` is refused); the unused low bits of the last character are
+/// ignored; whitespace, the other alphabet's characters and a lone final character are
+/// refused.
+///
+/// ```
+/// use euid_base64::{decode, Alphabet, DecodeError};
+/// assert_eq!(decode(b"ZXVpZA==", Alphabet::Standard), Ok(b"euid".to_vec()));
+/// assert_eq!(decode(b"ZXVpZA", Alphabet::Standard), Ok(b"euid".to_vec()));
+/// assert_eq!(decode(b"-_8", Alphabet::UrlSafeNoPad), Ok(vec![0xfb, 0xff]));
+/// assert_eq!(decode(b"ZXVpZA=", Alphabet::Standard), Err(DecodeError));
+/// assert_eq!(decode(b"-_8", Alphabet::Standard), Err(DecodeError));
+/// ```
+pub fn decode(text: &[u8], alphabet: Alphabet) -> Result<Vec<u8>, DecodeError> {
+    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
+    decode_into(text, alphabet, &mut out)?;
+    Ok(out)
+}
+
+/// [`decode`] appending to `out`. On error `out` is left as it was.
+pub fn decode_into(text: &[u8], alphabet: Alphabet, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+    let tables = match alphabet {
+        Alphabet::Standard => &STANDARD_DECODE,
+        Alphabet::UrlSafeNoPad => &URL_SAFE_DECODE,
+    };
+    let unit = |a: u8, b: u8, c: u8, d: u8| {
+        tables[0][usize::from(a)]
+            | tables[1][usize::from(b)]
+            | tables[2][usize::from(c)]
+            | tables[3][usize::from(d)]
+    };
+    // Padding only completes the last unit, so every unit before it is 4 alphabet characters.
+    let (full, last) = match text.len() % 4 {
+        0 if text.is_empty() => return Ok(()),
+        0 => text.split_at(text.len() - 4),
+        1 => return Err(DecodeError),
+        r => text.split_at(text.len() - r),
+    };
+    // 'A' (zero) stands in for the sextets a short or padded last unit lacks.
+    let (last_bits, kept) = match *last {
+        [a, b, b'=', b'='] | [a, b] => (unit(a, b, b'A', b'A'), 1),
+        [a, b, c, b'='] | [a, b, c] => (unit(a, b, c, b'A'), 2),
+        [a, b, c, d] => (unit(a, b, c, d), 3),
+        _ => return Err(DecodeError),
+    };
+    let start = out.len();
+    out.resize(start + full.len() / 4 * 3, 0);
+    let mut bad = last_bits;
+    for (src, dst) in full.chunks_exact(4).zip(out[start..].chunks_exact_mut(3)) {
+        let bits = unit(src[0], src[1], src[2], src[3]);
+        bad |= bits;
+        let [_, x, y, z] = bits.to_be_bytes();
+        dst.copy_from_slice(&[x, y, z]);
+    }
+    if bad & INVALID != 0 {
+        out.truncate(start);
+        return Err(DecodeError);
+    }
+    out.extend_from_slice(&last_bits.to_be_bytes()[1..=kept]);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::alphabet;
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
     use base64::Engine as _;
     use proptest::prelude::*;
+
+    const CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true);
+    const LENIENT_STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, CONFIG);
+    const LENIENT_URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, CONFIG);
+
+    /// Java's rules in terms of the `base64` crate: lenient, except that padding must make
+    /// the length a multiple of four (the crate also takes a partial `Zg=`).
+    fn oracle(text: &[u8], alphabet: Alphabet) -> Result<Vec<u8>, DecodeError> {
+        if text.contains(&b'=') && text.len() % 4 != 0 {
+            return Err(DecodeError);
+        }
+        let engine = match alphabet {
+            Alphabet::Standard => LENIENT_STANDARD,
+            Alphabet::UrlSafeNoPad => LENIENT_URL_SAFE,
+        };
+        engine.decode(text).map_err(|_| DecodeError)
+    }
+
+    #[test]
+    fn decoding_padding_trailing_bits_and_strictness() {
+        for (text, expected) in [
+            ("", Some(&b""[..])),
+            ("Zg==", Some(b"f")),
+            ("Zg", Some(b"f")),
+            ("Zh==", Some(b"f")), // unused bits ignored, as Java does
+            ("Zm8=", Some(b"fo")),
+            ("Zm8", Some(b"fo")),
+            ("Zm9v", Some(b"foo")),
+            ("Z", None),
+            ("Zg=", None), // Java wants `==`; the base64 crate would take it
+            ("Zg=A", None),
+            ("Z===", None),
+            ("Zm9v\n", None),
+            ("Zm9v====", None),
+            ("Zm-v", None),
+            ("Zm9v Zg==", None),
+        ] {
+            let got = decode(text.as_bytes(), Alphabet::Standard);
+            assert_eq!(got.as_deref().ok(), expected, "{text:?}");
+            assert_eq!(
+                oracle(text.as_bytes(), Alphabet::Standard),
+                got,
+                "oracle {text:?}"
+            );
+        }
+        assert_eq!(
+            decode(b"-_8=", Alphabet::UrlSafeNoPad),
+            Ok(vec![0xfb, 0xff])
+        );
+        assert_eq!(decode(b"+/8=", Alphabet::UrlSafeNoPad), Err(DecodeError));
+    }
+
+    #[test]
+    fn a_failed_decode_leaves_the_buffer_as_it_was() {
+        let mut out = b"kept".to_vec();
+        assert_eq!(
+            decode_into(b"Zm9v!m9v", Alphabet::Standard, &mut out),
+            Err(DecodeError)
+        );
+        assert_eq!(
+            decode_into(b"Zm9vZ", Alphabet::Standard, &mut out),
+            Err(DecodeError)
+        );
+        assert_eq!(out, b"kept");
+        decode_into(b"Zm9v", Alphabet::Standard, &mut out).unwrap();
+        assert_eq!(out, b"keptfoo");
+    }
 
     #[test]
     fn rfc4648_test_vectors() {
@@ -240,6 +402,31 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn decoding_matches_the_oracle_on_base64_like_text(text in "[A-Za-z0-9+/=\\-_ ]{0,80}") {
+            for alphabet in [Alphabet::Standard, Alphabet::UrlSafeNoPad] {
+                prop_assert_eq!(decode(text.as_bytes(), alphabet), oracle(text.as_bytes(), alphabet));
+            }
+        }
+
+        #[test]
+        fn decoding_matches_the_oracle_on_any_bytes(text in proptest::collection::vec(any::<u8>(), 0..40)) {
+            for alphabet in [Alphabet::Standard, Alphabet::UrlSafeNoPad] {
+                prop_assert_eq!(decode(&text, alphabet), oracle(&text, alphabet));
+            }
+        }
+
+        #[test]
+        fn decoding_inverts_encoding(input in proptest::collection::vec(any::<u8>(), 0..300), strip in any::<bool>()) {
+            for alphabet in [Alphabet::Standard, Alphabet::UrlSafeNoPad] {
+                let mut text = encode_to_string(&input, alphabet);
+                if strip {
+                    text = text.trim_end_matches('=').to_owned();
+                }
+                prop_assert_eq!(decode(text.as_bytes(), alphabet), Ok(input.clone()));
+            }
+        }
+
         #[test]
         fn matches_the_base64_crate(input in proptest::collection::vec(any::<u8>(), 0..600)) {
             prop_assert_eq!(encode_to_string(&input, Alphabet::Standard), STANDARD.encode(&input));

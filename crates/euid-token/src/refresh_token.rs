@@ -7,7 +7,7 @@ use euid_crypto::{AesGcmKey, GCM_IV_LEN, GCM_TAG_LEN};
 use serde::Deserialize;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::advertising_token::{OperatorIdentity, STANDARD_LENIENT};
+use crate::advertising_token::OperatorIdentity;
 use crate::byte_reader::Reader;
 use crate::identity::{split_prefix, token_prefix};
 use crate::keys::{Key, KeyStore};
@@ -181,8 +181,7 @@ fn push_base64(out: &mut Vec<u8>, input: &[u8]) {
 /// Decodes an inner v3 refresh token (no expiry check).
 pub fn decode_refresh_token(keys: &KeyStore, inner: &str) -> Result<RefreshToken, RefreshError> {
     let mut bytes = Zeroizing::new(
-        STANDARD_LENIENT
-            .decode(inner)
+        euid_base64::decode(inner.as_bytes(), euid_base64::Alphabet::Standard)
             .map_err(|_| RefreshError::InvalidToken("not base64"))?,
     );
     if bytes.len() != INNER_BYTES {
@@ -337,8 +336,7 @@ pub fn open_refresh_envelope(
         return Err(RefreshError::WrongLength(envelope.len()));
     }
     let mut bytes = Zeroizing::new(
-        STANDARD_LENIENT
-            .decode(envelope)
+        euid_base64::decode(envelope.as_bytes(), euid_base64::Alphabet::Standard)
             .map_err(|_| RefreshError::NotBase64)?,
     );
     if bytes.len() < 5 + GCM_IV_LEN + GCM_TAG_LEN {
