@@ -1,6 +1,8 @@
 //! End-to-end benchmarks of the euid-rs operator: the in-process pipeline benchmark lives in
-//! `benches/pipeline.rs`, the HTTP load driver in [`load`] (binary `euid-load`). Per-crate
-//! micro-benchmarks live in each crate's own `benches/` folder.
+//! `benches/pipeline.rs` (its fixture in [`pipeline`], shared with the min-of-batches timer
+//! `examples/pipeline_min.rs`), the HTTP load driver in [`load`] (binary `euid-load`).
+//! Per-crate micro-benchmarks live in each crate's own `benches/` folder.
 #![forbid(unsafe_code)]
 
 pub mod load;
+pub mod pipeline;
