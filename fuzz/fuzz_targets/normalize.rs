@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
 
     match normalize_email(&text) {
         Ok(normalized) => {
-            assert_eq!(normalize_email(&normalized).as_deref(), Ok(normalized.as_str()));
+            assert_eq!(
+                normalize_email(&normalized).as_deref(),
+                Ok(normalized.as_str())
+            );
             assert_eq!(hash_email(&text), hash_email(&normalized));
         }
         Err(err) => assert_eq!(hash_email(&text), Err(err)),
