@@ -4,12 +4,13 @@
 //! request reach the ECDH and GCM steps.
 //!
 //! A request that decodes names a keypair of the store, and a response sealed for it opens
-//! with the request's shared key.
+//! with the request's shared key. The input as an `Origin` header value: the origin check
+//! ignores case and allows nothing against an empty domain list.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use euid_crypto::BatchedOsRandom;
-use euid_cstg::{decode_request, KeypairStore};
+use euid_cstg::{app_name_allowed, decode_request, origin_allowed, KeypairStore};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
@@ -46,4 +47,15 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = decode_request(store(), data, None);
     let _ = KeypairStore::from_json(data);
+
+    let text = String::from_utf8_lossy(data);
+    let domains = ["localhost".to_owned(), "Example.com.".to_owned()];
+    let allowed = origin_allowed(&text, &domains);
+    assert_eq!(
+        origin_allowed(&text.to_ascii_uppercase(), &domains),
+        allowed,
+        "the origin check depends on case"
+    );
+    assert!(!origin_allowed(&text, &[]));
+    let _ = app_name_allowed(&text, &domains);
 });
