@@ -2,8 +2,15 @@
 //! Any body: decode_request returns a typed error or a request, never panics; the keypairs
 //! file parser likewise. The keypair is the WebCrypto vector's, so seeds made from that
 //! request reach the ECDH and GCM steps.
+//!
+//! A request that decodes names a keypair of the store, and a response sealed for it opens
+//! with the request's shared key. The input as an `Origin` header value: the origin check
+//! ignores case and allows nothing against an empty domain list.
 
-use euid_cstg::{decode_request, KeypairStore};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use euid_crypto::BatchedOsRandom;
+use euid_cstg::{app_name_allowed, decode_request, origin_allowed, KeypairStore};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
@@ -21,7 +28,34 @@ fn store() -> &'static KeypairStore {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let _ = decode_request(store(), data, Some("http://localhost:3000"));
+    if let Ok(decoded) = decode_request(store(), data, Some("http://localhost:3000")) {
+        let subscription = &decoded.keypair.subscription_id;
+        assert!(
+            store().get(subscription).is_some(),
+            "decoded for an unknown keypair"
+        );
+        let sealed =
+            decoded.seal_response(b"{\"status\":\"success\"}", &mut BatchedOsRandom::new());
+        let sealed = STANDARD
+            .decode(sealed)
+            .expect("a sealed response is base64");
+        assert_eq!(
+            decoded.shared_key().open(&sealed).as_deref(),
+            Ok(&b"{\"status\":\"success\"}"[..]),
+            "a response does not open with the request's key"
+        );
+    }
     let _ = decode_request(store(), data, None);
     let _ = KeypairStore::from_json(data);
+
+    let text = String::from_utf8_lossy(data);
+    let domains = ["localhost".to_owned(), "Example.com.".to_owned()];
+    let allowed = origin_allowed(&text, &domains);
+    assert_eq!(
+        origin_allowed(&text.to_ascii_uppercase(), &domains),
+        allowed,
+        "the origin check depends on case"
+    );
+    assert!(!origin_allowed(&text, &[]));
+    let _ = app_name_allowed(&text, &domains);
 });

@@ -7,6 +7,12 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let secret = ClientSecret::from_bytes([9; 32]);
     for encoding in [BodyEncoding::Base64Text, BodyEncoding::Binary] {
-        let _ = open_request(data, encoding, &secret, 1_700_000_000_000, &SkewPolicy::default());
+        let _ = open_request(
+            data,
+            encoding,
+            &secret,
+            1_700_000_000_000,
+            &SkewPolicy::default(),
+        );
     }
 });

@@ -1,6 +1,7 @@
 #![no_main]
 //! Any bytes as keysets.json + keyset_keys.json (split at the first NUL) load or fail
-//! cleanly; a loaded store answers lookups and writes itself back without panicking.
+//! cleanly; a loaded store answers lookups, and what it writes back loads to a store that
+//! writes the same files.
 
 use euid_token::KeyStore;
 use libfuzzer_sys::fuzz_target;
@@ -18,7 +19,18 @@ fuzz_target!(|data: &[u8]| {
         for ks in store.keysets() {
             let _ = store.site_key(ks.site_id, 0);
         }
-        let _ = store.keysets_json();
-        let _ = store.keyset_keys_json();
+        let keysets = store.keysets_json();
+        let keys = store.keyset_keys_json();
+        let again = KeyStore::from_json(keysets.as_bytes(), keys.as_bytes())
+            .expect("a written key store loads");
+        assert_eq!(
+            again.keysets_json(),
+            keysets,
+            "keysets.json round trip differs"
+        );
+        assert!(
+            again.keyset_keys_json() == keys,
+            "keyset_keys.json round trip differs"
+        );
     }
 });

@@ -13,19 +13,30 @@ fuzz_target!(|data: &[u8]| {
 
     match normalize_email(&text) {
         Ok(normalized) => {
-            assert_eq!(normalize_email(&normalized).as_deref(), Ok(normalized.as_str()));
+            assert_eq!(
+                normalize_email(&normalized).as_deref(),
+                Ok(normalized.as_str())
+            );
             assert_eq!(hash_email(&text), hash_email(&normalized));
         }
         Err(err) => assert_eq!(hash_email(&text), Err(err)),
     }
 
-    let _ = hash_phone(&text);
-
-    if let Ok(hash) = parse_email_hash(&text) {
-        // Whatever was accepted re-encodes to a canonical form that parses to itself.
+    // A hash computed from an email or phone number is a valid hash input of its type.
+    if let Ok(hash) = hash_email(&text) {
         assert_eq!(parse_email_hash(&hash.to_base64()), Ok(hash));
     }
-    let _ = parse_phone_hash(&text);
+    if let Ok(hash) = hash_phone(&text) {
+        assert_eq!(parse_phone_hash(&hash.to_base64()), Ok(hash));
+    }
+
+    // Whatever hash input was accepted re-encodes to a canonical form that parses to itself.
+    if let Ok(hash) = parse_email_hash(&text) {
+        assert_eq!(parse_email_hash(&hash.to_base64()), Ok(hash));
+    }
+    if let Ok(hash) = parse_phone_hash(&text) {
+        assert_eq!(parse_phone_hash(&hash.to_base64()), Ok(hash));
+    }
 
     for input in [
         IdentityInput::Email(&text),

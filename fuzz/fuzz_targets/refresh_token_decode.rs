@@ -11,7 +11,14 @@ fn keys() -> &'static KeyStore {
     static KEYS: OnceLock<KeyStore> = OnceLock::new();
     KEYS.get_or_init(|| {
         let key = |id: i32, keyset: i32| {
-            Key::new(id, keyset, 0, 0, i64::MAX / 1000, AesGcmKey::from_bytes([id as u8; 32]))
+            Key::new(
+                id,
+                keyset,
+                0,
+                0,
+                i64::MAX / 1000,
+                AesGcmKey::from_bytes([id as u8; 32]),
+            )
         };
         KeyStore::new(vec![], vec![key(1, -1), key(2, -2), key(3, 2), key(4, 100)])
             .expect("fixed key store")
