@@ -14,6 +14,8 @@ export EUID_TEST_JS_DIR="$root/tests/js"
 
 step "cargo fmt"
 cargo fmt --all -- --check
+# fuzz/ is its own workspace (nightly only to build, not to format).
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
