@@ -17,8 +17,14 @@ cargo fmt --all -- --check
 # fuzz/ is its own workspace (nightly only to build, not to format).
 cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 
+step "module import cycles"
+python3 scripts/check-import-cycles.py --self-test
+python3 scripts/check-import-cycles.py
+
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# euid-token alone, without the legacy-v2 feature the CLI turns on in workspace builds.
+cargo clippy -p euid-token --lib --locked -- -D warnings
 
 step "cargo test (unit, integration, doc)"
 cargo test --workspace --locked

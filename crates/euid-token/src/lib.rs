@@ -27,8 +27,7 @@ pub use generator::{
     PRIVACY_BITS_GENERATE,
 };
 pub use identity::{
-    bucket_index, first_level_hash, raw_uid, raw_uid_v2, IdentityScope, RawUid, RAW_UID_V2_LEN,
-    RAW_UID_V3_LEN,
+    first_level_hash, raw_uid, raw_uid_v2, IdentityScope, RawUid, RAW_UID_V2_LEN, RAW_UID_V3_LEN,
 };
 pub use keys::{
     Key, KeyLookup, KeyStore, KeyStoreError, Keyset, UnscopedKeys, FALLBACK_PUBLISHER_KEYSET_ID,
@@ -40,5 +39,6 @@ pub use refresh_token::{
     REFRESH_ENVELOPE_LEN,
 };
 pub use salts::{
-    SaltBucket, SaltBucketRef, SaltError, SaltFileLocation, SaltStore, PRODUCTION_BUCKET_COUNT,
+    bucket_index, SaltBucket, SaltBucketRef, SaltError, SaltFileLocation, SaltStore,
+    PRODUCTION_BUCKET_COUNT,
 };
