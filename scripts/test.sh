@@ -26,6 +26,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # euid-token alone, without the legacy-v2 feature the CLI turns on in workspace builds.
 cargo clippy -p euid-token --lib --locked -- -D warnings
 
+step "no_std builds (euid-normalize, euid-tcf)"
+bash scripts/check-no-std.sh
+
 step "cargo test (unit, integration, doc)"
 cargo test --workspace --locked
 
