@@ -424,6 +424,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn state_is_strict_about_empty() {
+        let tmp = tempfile::tempdir().unwrap();
+        let absent = DataDir::new(tmp.path().join("absent"));
+        assert_eq!(absent.state().unwrap(), DataDirState::Empty);
+        let dir = DataDir::new(tmp.path());
+        assert_eq!(dir.state().unwrap(), DataDirState::Empty);
+        fs::write(tmp.path().join(".hidden"), b"").unwrap();
+        assert_eq!(
+            dir.state().unwrap(),
+            DataDirState::Incomplete {
+                missing: REQUIRED_FILES.to_vec()
+            }
+        );
+        for f in REQUIRED_FILES {
+            write_atomic(&tmp.path().join(f), b"{}").unwrap();
+        }
+        assert_eq!(dir.state().unwrap(), DataDirState::Complete);
+        let file = DataDir::new(tmp.path().join("clients.json"));
+        assert!(file.state().is_err());
+    }
+
+    #[test]
     fn atomic_write_replaces_and_leaves_no_temp_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub").join("f.json");
