@@ -32,6 +32,12 @@ bash scripts/check-no-std.sh
 step "cargo test (unit, integration, doc)"
 cargo test --workspace --locked
 
+step "cargo doc (rustdoc warnings denied: broken intra-doc links fail)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+step "cargo package (every publishable crate builds from its package alone)"
+cargo package --workspace --exclude euid-benches
+
 step "browser test (publisher page, EUID browser SDK, headless Chromium)"
 if command -v node >/dev/null; then
   cargo build --bin euid-operator --bin euid --locked
