@@ -137,7 +137,16 @@ impl Snapshot {
             &data_dir::read(&dir.keysets())?,
             &data_dir::read(&keys_path)?,
         )
-        .map_err(|e| DataDirError::invalid(&keys_path, e))?;
+        .map_err(|e| {
+            // Name the file that is wrong: the healthcheck and the log point at it.
+            let path = match &e {
+                euid_token::KeyStoreError::Json { file, .. } if *file == "keysets.json" => {
+                    dir.keysets()
+                }
+                _ => keys_path.clone(),
+            };
+            DataDirError::invalid(&path, e)
+        })?;
         let salts_path = dir.salts_file();
         let salts = SaltStore::from_files(
             &data_dir::read(&dir.salts_metadata())?,

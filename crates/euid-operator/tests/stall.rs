@@ -293,6 +293,10 @@ fn a_failing_reload_backs_off_and_the_healthcheck_names_no_paths() {
     let retries = operator.reload_attempts() - before;
     assert!((1..=3).contains(&retries), "{retries} loads in 2 s");
 
+    write_atomic(&keysets, b"[not json").unwrap();
+    wait_until("the invalid keysets.json", || {
+        health().text().ends_with("): keysets.json is not valid")
+    });
     write_atomic(&keysets, &original).unwrap();
     wait_until("200", || health().status == 200);
     let keys = dir.path().join("keyset_keys.json");
