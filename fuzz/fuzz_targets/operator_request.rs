@@ -46,11 +46,17 @@ impl OptOutStore for DiscardOptOuts {
     fn record(&self, _record: &OptOutRecord) -> Result<(), OptOutError> {
         Ok(())
     }
-    fn opted_out_since(&self, _first_level_hash: &[u8; 32]) -> Option<i64> {
-        None
+    fn opted_out_since(&self, _first_level_hash: &[u8; 32]) -> Result<Option<i64>, OptOutError> {
+        Ok(None)
     }
-    fn advertising_id_opted_out_since(&self, advertising_id: &[u8]) -> Option<i64> {
-        (advertising_id.first() == Some(&0)).then_some(1_700_000_000_000)
+    fn advertising_id_opted_out_since(
+        &self,
+        advertising_id: &[u8],
+    ) -> Result<Option<i64>, OptOutError> {
+        Ok((advertising_id.first() == Some(&0)).then_some(1_700_000_000_000))
+    }
+    fn available(&self) -> Result<(), OptOutError> {
+        Ok(())
     }
     fn len(&self) -> usize {
         0

@@ -151,7 +151,7 @@ impl ApiResponse {
         Self::error(401, "unauthorized", None)
     }
 
-    fn with_site(mut self, site_id: Option<i32>) -> ApiResponse {
+    pub(crate) fn with_site(mut self, site_id: Option<i32>) -> ApiResponse {
         self.site_id = site_id;
         self
     }

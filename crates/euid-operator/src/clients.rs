@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use base64::engine::general_purpose::STANDARD;
@@ -210,7 +211,8 @@ fn key_hash(salt: &[u8], api_key: &str) -> [u8; 64] {
 }
 
 /// The site id in a current-format key (`(?:UID2|EUID)-[CO]-[LTIP]-([0-9]+)-.{6}\..{38}`), if
-/// the key has that shape.
+/// the key has that shape. The random part must also be what the key generator writes:
+/// standard base64 of 32 bytes (43 base64 characters and one `=`) with the `.` after the 6th.
 pub fn site_id_of_api_key(key: &str) -> Option<i32> {
     let rest = key
         .strip_prefix("EUID-")
@@ -229,13 +231,39 @@ pub fn site_id_of_api_key(key: &str) -> Option<i32> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let random = &rest[dash + 1..];
-    // `.{6}\..{38}`: 6 characters, a dot, 38 characters (characters, not bytes).
-    let chars: Vec<char> = random.chars().collect();
-    if chars.len() != 45 || chars[6] != '.' {
+    let random = &rest.as_bytes()[dash + 1..];
+    // `.{6}\..{38}`, where the 44 characters around the dot are base64 of 32 bytes.
+    if random.len() != 45
+        || random[6] != b'.'
+        || random[44] != b'='
+        || !random[..6]
+            .iter()
+            .chain(&random[7..44])
+            .all(|b| is_base64_char(*b))
+    {
         return None;
     }
     digits.parse().ok()
+}
+
+fn is_base64_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
+}
+
+/// Whether `key` looks like a legacy API key (`wire.md` §11: an opaque base64 string, such as
+/// `PRODGw…=`): 20 to 100 base64 characters, at most two `=` at the end.
+fn is_legacy_key_shape(key: &str) -> bool {
+    let body = key.trim_end_matches('=');
+    (20..=100).contains(&key.len())
+        && key.len() - body.len() <= 2
+        && body.bytes().all(is_base64_char)
+}
+
+/// Whether a record's `key_id` is that of a current-format key (its prefix plus the first 5
+/// random characters): the rest of a well-formed key appended to it parses.
+fn is_current_key_id(key_id: &str) -> bool {
+    const REST: &str = "A.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    site_id_of_api_key(&format!("{key_id}{REST}")).is_some()
 }
 
 /// The API key in an `Authorization` header value: trimmed, then `bearer ` matched
@@ -318,6 +346,10 @@ struct CachedKey {
 pub struct ClientStore {
     clients: Vec<Client>,
     by_site: HashMap<i32, Vec<usize>>,
+    // Records whose key id is not of the current format: the only ones a legacy key can match.
+    legacy: Vec<usize>,
+    // Salted SHA-512 computations so far: what an unauthenticated caller can make us spend.
+    key_hashes: AtomicU64,
     // Keyed by a per-process random SipHash of the key, so lookups leak nothing useful.
     hasher: RandomState,
     cache: RwLock<HashMap<u64, CachedKey>>,
@@ -336,6 +368,7 @@ impl ClientStore {
     pub fn from_records(records: &[ClientRecord]) -> Result<Self, ClientsError> {
         let mut clients = Vec::with_capacity(records.len());
         let mut by_site: HashMap<i32, Vec<usize>> = HashMap::new();
+        let mut legacy = Vec::new();
         for r in records {
             let bad = |what| ClientsError::Record {
                 key_id: r.key_id.clone(),
@@ -354,6 +387,9 @@ impl ClientStore {
                 .map_err(|_| bad("key_salt is not base64"))?;
             let roles: Vec<Role> = r.roles.iter().filter_map(|n| Role::from_name(n)).collect();
             by_site.entry(r.site_id).or_default().push(clients.len());
+            if !is_current_key_id(&r.key_id) {
+                legacy.push(clients.len());
+            }
             clients.push(Client {
                 site_id: r.site_id,
                 roles: RoleSet::of(&roles),
@@ -368,6 +404,8 @@ impl ClientStore {
         Ok(Self {
             clients,
             by_site,
+            legacy,
+            key_hashes: AtomicU64::new(0),
             hasher: RandomState::new(),
             cache: RwLock::new(HashMap::new()),
         })
@@ -381,8 +419,11 @@ impl ClientStore {
     }
 
     /// The enabled client whose key is `api_key`, comparing salted hashes in constant time.
-    /// Keys of the current format are only tried against their own site's records.
+    /// Keys of the current format are only tried against their own site's records, legacy
+    /// keys only against legacy records; a value of neither shape is refused before any
+    /// hashing, so junk in `Authorization` costs nothing.
     pub fn authenticate(&self, api_key: &str) -> Option<&Client> {
+        let candidates = self.candidates(api_key)?;
         let tag = self.hasher.hash_one(api_key);
         if let Ok(cache) = self.cache.read() {
             if let Some(hit) = cache.get(&tag) {
@@ -391,7 +432,7 @@ impl ClientStore {
                 }
             }
         }
-        let client = self.authenticate_uncached(api_key)?;
+        let client = self.authenticate_uncached(api_key, candidates)?;
         if let Ok(mut cache) = self.cache.write() {
             if cache.len() < AUTH_CACHE_MAX {
                 cache.insert(
@@ -406,26 +447,39 @@ impl ClientStore {
         self.clients.get(client)
     }
 
-    fn authenticate_uncached(&self, api_key: &str) -> Option<usize> {
-        let candidates = match site_id_of_api_key(api_key) {
-            Some(site) => CandidateIter::Site(
+    /// The records `api_key` could belong to, by its shape; `None` when it has no key shape.
+    fn candidates(&self, api_key: &str) -> Option<&[usize]> {
+        match site_id_of_api_key(api_key) {
+            Some(site) => Some(
                 self.by_site
                     .get(&site)
-                    .map(|v| v.as_slice())
-                    .unwrap_or_default()
-                    .iter(),
-                &self.clients,
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
             ),
-            None => CandidateIter::All(self.clients.iter().enumerate()),
-        };
+            None if is_legacy_key_shape(api_key) && !self.legacy.is_empty() => Some(&self.legacy),
+            None => None,
+        }
+    }
+
+    fn authenticate_uncached(&self, api_key: &str, candidates: &[usize]) -> Option<usize> {
         let mut found = None;
-        for (i, client) in candidates {
+        for &i in candidates {
+            let Some(client) = self.clients.get(i) else {
+                continue;
+            };
+            self.key_hashes.fetch_add(1, Ordering::Relaxed);
             let hash = key_hash(&client.key_salt, api_key);
             if bool::from(hash.ct_eq(&client.key_hash)) && found.is_none() {
                 found = Some((i, client));
             }
         }
         found.filter(|(_, c)| !c.disabled).map(|(i, _)| i)
+    }
+
+    /// How many salted key hashes authentication has computed so far: the work a caller can
+    /// make the operator do with `Authorization` values (a cache hit computes none).
+    pub fn key_hashes_computed(&self) -> u64 {
+        self.key_hashes.load(Ordering::Relaxed)
     }
 
     /// Number of clients.
@@ -436,23 +490,6 @@ impl ClientStore {
     /// Whether there are no clients.
     pub fn is_empty(&self) -> bool {
         self.clients.is_empty()
-    }
-}
-
-enum CandidateIter<'a> {
-    Site(std::slice::Iter<'a, usize>, &'a [Client]),
-    All(std::iter::Enumerate<std::slice::Iter<'a, Client>>),
-}
-
-impl<'a> Iterator for CandidateIter<'a> {
-    type Item = (usize, &'a Client);
-    fn next(&mut self) -> Option<(usize, &'a Client)> {
-        match self {
-            CandidateIter::Site(ids, clients) => {
-                ids.next().and_then(|&i| clients.get(i).map(|c| (i, c)))
-            }
-            CandidateIter::All(it) => it.next(),
-        }
     }
 }
 
@@ -500,15 +537,19 @@ mod tests {
     }
 
     #[test]
-    fn legacy_keys_are_tried_against_every_record_and_disabled_keys_refused() {
+    fn legacy_keys_are_tried_against_legacy_records_and_disabled_keys_refused() {
         let salt = [7u8; 32];
         let key = "PRODlegacyOpaqueKey=";
         let mut rng = BatchedOsRandom::new();
         let mut rec = new_client(5, "legacy", RoleSet::ALL, 0, &mut rng).record;
+        let current = new_client(6, "current", RoleSet::ALL, 0, &mut rng).record;
         rec.key_salt = STANDARD.encode(salt);
         rec.key_hash = STANDARD.encode(key_hash(&salt, key));
-        let store = ClientStore::from_records(std::slice::from_ref(&rec)).unwrap();
+        rec.key_id = "PRODl".to_owned();
+        let store = ClientStore::from_records(&[rec.clone(), current]).unwrap();
         assert_eq!(store.authenticate(key).unwrap().site_id, 5);
+        // Only the one legacy record was hashed against, not the current-format one.
+        assert_eq!(store.key_hashes_computed(), 1);
         rec.disabled = true;
         let store = ClientStore::from_records(&[rec]).unwrap();
         assert!(store.authenticate(key).is_none());
@@ -526,12 +567,48 @@ mod tests {
 
     #[test]
     fn site_parse_rejects_wrong_shapes() {
-        let good = format!("EUID-C-P-12-{}.{}", "a".repeat(6), "b".repeat(38));
+        let good = format!("EUID-C-P-12-a+/Z09.{}=", "b".repeat(37));
         assert_eq!(site_id_of_api_key(&good), Some(12));
+        // The random part is base64: no other characters, the padding only at the end.
+        assert_eq!(site_id_of_api_key(&good.replacen('b', "-", 1)), None);
+        assert_eq!(site_id_of_api_key(&good.replacen('b', "\u{e9}", 1)), None);
+        assert_eq!(site_id_of_api_key(&good.replace('=', "b")), None);
+        assert_eq!(
+            site_id_of_api_key(&format!("EUID-C-P-99999999999-{}", &good[12..])),
+            None
+        );
         assert_eq!(site_id_of_api_key(&good.replace("-P-", "-X-")), None);
         assert_eq!(site_id_of_api_key(&good.replace("-12-", "--")), None);
         assert_eq!(site_id_of_api_key(&good[..good.len() - 1]), None);
         assert_eq!(site_id_of_api_key("EUID-C-L-1"), None);
+    }
+
+    #[test]
+    fn values_without_a_key_shape_are_refused_before_any_hashing() {
+        let mut rng = BatchedOsRandom::new();
+        let a = new_client(7, "a", RoleSet::ALL, 0, &mut rng);
+        let b = new_client(8, "b", RoleSet::ALL, 0, &mut rng);
+        let store = ClientStore::from_records(&[a.record.clone(), b.record]).unwrap();
+        let long = "A".repeat(10_000);
+        let junk = [
+            "",
+            "x",
+            "PRODlegacyOpaqueKey=",
+            "' OR 1=1 --",
+            long.as_str(),
+            &a.api_key[..a.api_key.len() - 1],
+            &a.api_key.replace('.', "-"),
+        ];
+        for value in junk {
+            assert!(store.authenticate(value).is_none(), "{value}");
+        }
+        assert_eq!(store.key_hashes_computed(), 0);
+        // A well-formed key is tried against its own site's one record, and then cached.
+        assert!(store.authenticate(&a.api_key).is_some());
+        assert!(store.authenticate(&a.api_key).is_some());
+        assert_eq!(store.key_hashes_computed(), 1);
+        assert!(is_current_key_id(&a.record.key_id));
+        assert!(!is_current_key_id("PRODl"));
     }
 
     #[test]

@@ -116,30 +116,34 @@ pub fn client_generate<R: RandomSource>(
         return ApiResponse::client_error(INVALID_IDENTIFIER);
     };
     let flh = first_level_hash(identity.as_bytes(), &snapshot.salts);
-    let plaintext =
-        if endpoints::opted_out(snapshot, optouts, &flh, &snapshot.test_identities.optout) {
-            OPTOUT_JSON.to_vec()
-        } else {
-            match snapshot.generator.generate(
-                &snapshot.keys,
-                &snapshot.salts,
-                identity.identity_type(),
-                identity.as_bytes(),
-                site_id,
-                PRIVACY_BITS_CLIENT_SIDE,
-                now_ms,
-                rng,
-            ) {
-                Ok(tokens) => endpoints::tokens_json(&tokens),
-                Err(_) => {
-                    return ApiResponse::error(
-                        500,
-                        "unknown",
-                        Some("No active encryption key available"),
-                    )
-                }
-            }
+    let opted_out =
+        match endpoints::opted_out(snapshot, optouts, &flh, &snapshot.test_identities.optout) {
+            Ok(o) => o,
+            Err(unavailable) => return unavailable.with_site(Some(site_id)),
         };
+    let plaintext = if opted_out {
+        OPTOUT_JSON.to_vec()
+    } else {
+        match snapshot.generator.generate(
+            &snapshot.keys,
+            &snapshot.salts,
+            identity.identity_type(),
+            identity.as_bytes(),
+            site_id,
+            PRIVACY_BITS_CLIENT_SIDE,
+            now_ms,
+            rng,
+        ) {
+            Ok(tokens) => endpoints::tokens_json(&tokens),
+            Err(_) => {
+                return ApiResponse::error(
+                    500,
+                    "unknown",
+                    Some("No active encryption key available"),
+                )
+            }
+        }
+    };
     ApiResponse {
         http_status: 200,
         content_type: TEXT,

@@ -155,16 +155,35 @@ fn one_identity(req: &DiiRequest<'_>) -> Result<IdentityHash, ApiResponse> {
 
 /// Whether an identity counts as opted out where opt-outs are checked: a stored record or a
 /// test identity in `test_optouts`; validate identities never are (decision 5).
+///
+/// Fails closed: when the records cannot be read the answer is [`optouts_unavailable`], a
+/// 500 that every caller passes on. Not "opted out" either: that would make the SDKs drop a
+/// user's identity (and an advertiser delete a mapping) for a fault of ours.
 pub(crate) fn opted_out(
     snapshot: &Snapshot,
     optouts: &dyn OptOutStore,
     flh: &[u8; 32],
     test_optouts: &[[u8; 32]],
-) -> bool {
+) -> Result<bool, ApiResponse> {
     if snapshot.test_identities.is_validate(flh) {
-        return false;
+        return Ok(false);
     }
-    test_optouts.contains(flh) || optouts.opted_out_since(flh).is_some()
+    if test_optouts.contains(flh) {
+        return Ok(true);
+    }
+    match optouts.opted_out_since(flh) {
+        Ok(since) => Ok(since.is_some()),
+        Err(e) => Err(optouts_unavailable(&e)),
+    }
+}
+
+/// The message of the 500 answered when opt-out records cannot be read.
+pub const OPTOUTS_UNAVAILABLE: &str = "Opt-out records are unavailable";
+
+/// 500 `unknown`: no token, mapping or status can be given without the opt-out records.
+pub(crate) fn optouts_unavailable(error: &crate::optout::OptOutError) -> ApiResponse {
+    tracing::error!(%error, "opt-out records cannot be read");
+    ApiResponse::error(500, "unknown", Some(OPTOUTS_UNAVAILABLE))
 }
 
 fn no_active_key() -> ApiResponse {
@@ -218,7 +237,7 @@ pub fn generate<R: RandomSource>(
     }
     if snapshot.config.optout_check_on_generate {
         let flh = first_level_hash(identity.as_bytes(), &snapshot.salts);
-        if opted_out(snapshot, optouts, &flh, &snapshot.test_identities.optout) {
+        if opted_out(snapshot, optouts, &flh, &snapshot.test_identities.optout)? {
             return Ok(OPTOUT_JSON.to_vec());
         }
     }
@@ -397,8 +416,17 @@ pub fn key_sharing(snapshot: &Snapshot, client: &Client, now_ms: i64) -> Outcome
 
 const MAP_FIELDS: [&str; 4] = ["email", "email_hash", "phone", "phone_hash"];
 
+/// At most this many identities per `/v2/identity/map` request (as many as
+/// [`MAX_OPTOUT_STATUS_IDS`]); more is a 400 [`TOO_MANY_IDENTITIES`]. Bounds the CPU one
+/// request can take (a 1 MiB body holds about 90,000 short emails).
+pub const MAX_IDENTITY_MAP_ITEMS: usize = 5000;
+
+/// The 400 message of an identity map request over [`MAX_IDENTITY_MAP_ITEMS`].
+pub const TOO_MANY_IDENTITIES: &str =
+    "Request payload is too large: at most 5000 identities per request";
+
 /// `POST /v2/identity/map` (v2): one array of identities → mapped / unmapped, each with the
-/// input string echoed as `identifier`.
+/// input string echoed as `identifier`. At most [`MAX_IDENTITY_MAP_ITEMS`] identities.
 pub fn identity_map(snapshot: &Snapshot, optouts: &dyn OptOutStore, json: &[u8]) -> Outcome {
     let value: serde_json::Value = if json.is_empty() {
         serde_json::Value::Object(serde_json::Map::new())
@@ -425,6 +453,9 @@ pub fn identity_map(snapshot: &Snapshot, optouts: &dyn OptOutStore, json: &[u8])
         (1, Some(c)) => c,
         _ => return Err(ApiResponse::client_error(EXACTLY_ONE)),
     };
+    if items.len() > MAX_IDENTITY_MAP_ITEMS {
+        return Err(ApiResponse::client_error(TOO_MANY_IDENTITIES));
+    }
     let mut mapped = Vec::with_capacity(items.len());
     let mut unmapped = Vec::new();
     for item in items {
@@ -443,7 +474,7 @@ pub fn identity_map(snapshot: &Snapshot, optouts: &dyn OptOutStore, json: &[u8])
             continue;
         };
         let flh = first_level_hash(hash.as_bytes(), &snapshot.salts);
-        if opted_out(snapshot, optouts, &flh, &snapshot.test_identities.optout) {
+        if opted_out(snapshot, optouts, &flh, &snapshot.test_identities.optout)? {
             unmapped.push(serde_json::json!({ "identifier": item, "reason": "optout" }));
             continue;
         }
@@ -468,7 +499,8 @@ pub fn identity_map(snapshot: &Snapshot, optouts: &dyn OptOutStore, json: &[u8])
     Ok(success(body))
 }
 
-/// At most this many ids per `/v2/optout/status` request.
+/// At most this many ids per `/v2/optout/status` request (`wire.md` §7); more is a 400
+/// `Request payload is too large`.
 pub const MAX_OPTOUT_STATUS_IDS: usize = 5000;
 
 /// `POST /v2/optout/status`: which of the given raw UIDs opted out, and since when (ms).
@@ -486,15 +518,19 @@ pub fn optout_status(optouts: &dyn OptOutStore, json: &[u8]) -> Outcome {
     if ids.len() > MAX_OPTOUT_STATUS_IDS {
         return Err(ApiResponse::client_error("Request payload is too large"));
     }
-    let opted_out: Vec<serde_json::Value> = ids
-        .iter()
-        .filter_map(|v| v.as_str())
-        .filter_map(|id| {
-            let bytes = STANDARD.decode(id).ok()?;
-            let since = optouts.advertising_id_opted_out_since(&bytes)?;
-            Some(serde_json::json!({ "advertising_id": id, "opted_out_since": since }))
-        })
-        .collect();
+    let mut opted_out = Vec::new();
+    for id in ids.iter().filter_map(|v| v.as_str()) {
+        let Ok(bytes) = STANDARD.decode(id) else {
+            continue;
+        };
+        // Fails closed: an unreadable index is a 500, never an empty list.
+        let since = optouts
+            .advertising_id_opted_out_since(&bytes)
+            .map_err(|e| optouts_unavailable(&e))?;
+        if let Some(since) = since {
+            opted_out.push(serde_json::json!({ "advertising_id": id, "opted_out_since": since }));
+        }
+    }
     Ok(success(serde_json::json!({ "opted_out": opted_out })))
 }
 
@@ -551,14 +587,17 @@ pub fn refresh<R: RandomSource>(
             ApiResponse::error(400, "error", Some("Error refreshing token"))
         });
     }
-    if token.established_ms < REFRESH_CUTOFF_MS
-        || opted_out(
-            snapshot,
-            optouts,
-            &flh,
-            &snapshot.test_identities.refresh_optout,
-        )
-    {
+    let is_opted_out = match opted_out(
+        snapshot,
+        optouts,
+        &flh,
+        &snapshot.test_identities.refresh_optout,
+    ) {
+        Ok(o) => o,
+        // No new tokens without the opt-out records, and no "optout" for our fault either.
+        Err(unavailable) => return RefreshReply::Error(unavailable),
+    };
+    if token.established_ms < REFRESH_CUTOFF_MS || is_opted_out {
         return RefreshReply::Sealed {
             key: Box::new(opened.refresh_response_key),
             json: OPTOUT_JSON.to_vec(),

@@ -44,17 +44,28 @@ pub enum OptOutError {
     /// A lock was poisoned by a panicking thread.
     #[error("opt-out store lock poisoned")]
     Poisoned,
+    /// The records cannot be read right now (for stores whose index can be missing).
+    #[error("opt-out records are unavailable")]
+    Unavailable,
 }
 
 /// Where opt-outs live. `record` must be durable when it returns (an acknowledged logout
 /// survives a crash); lookups are on the request hot path and must not touch the disk.
+///
+/// Lookups fail closed: a store that cannot read its records answers `Err`, never
+/// `Ok(None)`, so an unreadable index is never taken for "not opted out".
 pub trait OptOutStore: Send + Sync {
     /// Stores an opt-out durably and makes it visible to lookups.
     fn record(&self, record: &OptOutRecord) -> Result<(), OptOutError>;
     /// When the identity with this first-level hash opted out (Unix ms), if it did.
-    fn opted_out_since(&self, first_level_hash: &[u8; 32]) -> Option<i64>;
+    fn opted_out_since(&self, first_level_hash: &[u8; 32]) -> Result<Option<i64>, OptOutError>;
     /// When the identity with this raw UID opted out (Unix ms), if it did.
-    fn advertising_id_opted_out_since(&self, advertising_id: &[u8]) -> Option<i64>;
+    fn advertising_id_opted_out_since(
+        &self,
+        advertising_id: &[u8],
+    ) -> Result<Option<i64>, OptOutError>;
+    /// Whether lookups can be answered now; must not block (it serves `/ops/healthcheck`).
+    fn available(&self) -> Result<(), OptOutError>;
     /// Number of distinct opted-out identities.
     fn len(&self) -> usize;
     /// Whether no identity opted out.
@@ -207,22 +218,25 @@ impl OptOutStore for SqliteOptOutStore {
         Ok(())
     }
 
-    fn opted_out_since(&self, first_level_hash: &[u8; 32]) -> Option<i64> {
-        self.index
-            .read()
-            .ok()?
-            .by_flh
-            .get(first_level_hash)
-            .copied()
+    fn opted_out_since(&self, first_level_hash: &[u8; 32]) -> Result<Option<i64>, OptOutError> {
+        let index = self.index.read().map_err(|_| OptOutError::Poisoned)?;
+        Ok(index.by_flh.get(first_level_hash).copied())
     }
 
-    fn advertising_id_opted_out_since(&self, advertising_id: &[u8]) -> Option<i64> {
-        self.index
-            .read()
-            .ok()?
-            .by_advertising_id
-            .get(advertising_id)
-            .copied()
+    fn advertising_id_opted_out_since(
+        &self,
+        advertising_id: &[u8],
+    ) -> Result<Option<i64>, OptOutError> {
+        let index = self.index.read().map_err(|_| OptOutError::Poisoned)?;
+        Ok(index.by_advertising_id.get(advertising_id).copied())
+    }
+
+    fn available(&self) -> Result<(), OptOutError> {
+        // A panic while the index was being written may have left it half-updated.
+        if self.index.is_poisoned() {
+            return Err(OptOutError::Poisoned);
+        }
+        Ok(())
     }
 
     fn len(&self) -> usize {
@@ -253,15 +267,24 @@ mod tests {
             store.record(&rec(1, 300)).unwrap();
             store.record(&rec(1, 200)).unwrap();
             store.record(&rec(2, 50)).unwrap();
-            assert_eq!(store.opted_out_since(&[1; 32]), Some(300));
-            assert_eq!(store.advertising_id_opted_out_since(&[2; 33]), Some(50));
+            assert_eq!(store.opted_out_since(&[1; 32]).unwrap(), Some(300));
+            assert_eq!(
+                store.advertising_id_opted_out_since(&[2; 33]).unwrap(),
+                Some(50)
+            );
         }
         let store = SqliteOptOutStore::open(&path).unwrap();
         assert_eq!(store.len(), 2);
-        assert_eq!(store.opted_out_since(&[1; 32]), Some(300));
-        assert_eq!(store.opted_out_since(&[3; 32]), None);
-        assert_eq!(store.advertising_id_opted_out_since(&[1; 33]), Some(300));
-        assert_eq!(store.advertising_id_opted_out_since(&[1; 32]), None);
+        assert_eq!(store.opted_out_since(&[1; 32]).unwrap(), Some(300));
+        assert_eq!(store.opted_out_since(&[3; 32]).unwrap(), None);
+        assert_eq!(
+            store.advertising_id_opted_out_since(&[1; 33]).unwrap(),
+            Some(300)
+        );
+        assert_eq!(
+            store.advertising_id_opted_out_since(&[1; 32]).unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -273,7 +296,38 @@ mod tests {
         later.advertising_id = vec![9; 33];
         store.record(&later).unwrap();
         assert_eq!(store.len(), 1);
-        assert_eq!(store.advertising_id_opted_out_since(&[1; 33]), Some(10));
-        assert_eq!(store.advertising_id_opted_out_since(&[9; 33]), Some(20));
+        assert_eq!(
+            store.advertising_id_opted_out_since(&[1; 33]).unwrap(),
+            Some(10)
+        );
+        assert_eq!(
+            store.advertising_id_opted_out_since(&[9; 33]).unwrap(),
+            Some(20)
+        );
+    }
+
+    #[test]
+    fn a_poisoned_index_fails_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteOptOutStore::open(&dir.path().join("o.db")).unwrap();
+        store.record(&rec(1, 10)).unwrap();
+        assert!(store.available().is_ok());
+        // A thread that panics while holding the index for writing poisons it.
+        std::thread::scope(|s| {
+            let poisoner = s.spawn(|| {
+                let _guard = store.index.write().unwrap();
+                panic!("poison the opt-out index");
+            });
+            assert!(poisoner.join().is_err());
+        });
+        assert!(matches!(store.available(), Err(OptOutError::Poisoned)));
+        // Neither a known nor an unknown identity reads as "not opted out".
+        for flh in [[1; 32], [2; 32]] {
+            assert!(matches!(
+                store.opted_out_since(&flh),
+                Err(OptOutError::Poisoned)
+            ));
+        }
+        assert!(store.advertising_id_opted_out_since(&[2; 33]).is_err());
     }
 }

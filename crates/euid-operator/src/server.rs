@@ -401,14 +401,23 @@ async fn serve_api(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let binary = is_octet_stream(&headers);
-        if endpoint == Endpoint::TokenLogout {
-            // Logout commits to the database (an fsync): keep it off the async workers.
+        if runs_off_workers(endpoint) {
+            // Batches wait for one of a few permits without blocking a worker, so a burst
+            // of them neither starves the other endpoints nor fills the blocking pool.
+            let _permit = if is_batch(endpoint) {
+                match op.batch_permits().acquire().await {
+                    Ok(permit) => Some(permit),
+                    Err(_) => return internal_error(),
+                }
+            } else {
+                None
+            };
             let op = op.clone();
             tokio::task::spawn_blocking(move || {
                 run_pipeline(&op, endpoint, authorization.as_deref(), binary, &bytes)
             })
             .await
-            .unwrap_or_else(|_| ApiResponse::error(500, "unknown", Some("Internal error")))
+            .unwrap_or_else(|_| internal_error())
         } else {
             run_pipeline(&op, endpoint, authorization.as_deref(), binary, &bytes)
         }
@@ -428,6 +437,23 @@ async fn serve_api(
         "request"
     );
     to_http(response)
+}
+
+fn internal_error() -> ApiResponse {
+    ApiResponse::error(500, "unknown", Some("Internal error"))
+}
+
+/// Endpoints whose work runs on the blocking pool, never on an async worker: logout commits
+/// to the database (an fsync), and the batch endpoints (identity map, opt-out status, and
+/// any map endpoint to come) take CPU in proportion to their item count.
+fn runs_off_workers(endpoint: Endpoint) -> bool {
+    endpoint == Endpoint::TokenLogout || is_batch(endpoint)
+}
+
+/// Endpoints whose requests carry a list of items (see `endpoints::MAX_IDENTITY_MAP_ITEMS`
+/// and `endpoints::MAX_OPTOUT_STATUS_IDS` for their limits).
+fn is_batch(endpoint: Endpoint) -> bool {
+    matches!(endpoint, Endpoint::IdentityMap | Endpoint::OptoutStatus)
 }
 
 fn run_pipeline(
