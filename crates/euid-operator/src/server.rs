@@ -303,7 +303,7 @@ async fn client_generate(
             Ok(b) => b,
             Err(e) => return e,
         };
-        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        let origin = crate::cstg::origin_header(&headers);
         let snapshot = op.snapshot();
         RNG.with(|rng| {
             let mut rng = rng.borrow_mut();
