@@ -17,11 +17,26 @@ cargo fmt --all -- --check
 # fuzz/ is its own workspace (nightly only to build, not to format).
 cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 
+step "module import cycles"
+python3 scripts/check-import-cycles.py --self-test
+python3 scripts/check-import-cycles.py
+
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# euid-token alone, without the legacy-v2 feature the CLI turns on in workspace builds.
+cargo clippy -p euid-token --lib --locked -- -D warnings
+
+step "no_std builds (euid-normalize, euid-tcf)"
+bash scripts/check-no-std.sh
 
 step "cargo test (unit, integration, doc)"
 cargo test --workspace --locked
+
+step "cargo doc (rustdoc warnings denied: broken intra-doc links fail)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+step "cargo package (every publishable crate builds from its package alone)"
+cargo package --workspace --exclude euid-benches
 
 step "browser test (publisher page, EUID browser SDK, headless Chromium)"
 if command -v node >/dev/null; then

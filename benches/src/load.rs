@@ -186,7 +186,10 @@ pub fn run(args: &LoadArgs) -> Result<Report, String> {
         }))
         .map_err(|e| format!("operator: {e}"))?;
     let operator_addr = server.local_addr();
-    let demo = server.demo_client().clone();
+    let demo = server
+        .demo_client()
+        .cloned()
+        .ok_or_else(|| "operator: no demo client".to_owned())?;
     let baseline_addr = baseline_rt.block_on(start_baseline())?;
 
     let target = Target {
@@ -669,7 +672,10 @@ pub fn run_rotation(args: &LoadArgs) -> Result<RotationReport, String> {
             init: euid_operator::InitOptions::default(),
         }))
         .map_err(|e| format!("operator: {e}"))?;
-    let demo = server.demo_client().clone();
+    let demo = server
+        .demo_client()
+        .cloned()
+        .ok_or_else(|| "operator: no demo client".to_owned())?;
     let target = Target {
         api_key: Arc::new(format!("Bearer {}", demo.api_key)),
         secret: Arc::new(

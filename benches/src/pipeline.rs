@@ -60,7 +60,8 @@ impl PipelineFixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let demo = init_data_dir(dir.path(), &InitOptions::default())
             .expect("init")
-            .demo_client;
+            .demo_client
+            .expect("demo client");
         let data = DataDir::new(dir.path());
         let optouts = Arc::new(SqliteOptOutStore::open(&data.optout_db()).expect("optout db"));
         let operator =

@@ -74,7 +74,10 @@ fn fixture() -> &'static Fixture {
             salt_bucket_count: 64,
             ..InitOptions::default()
         };
-        let demo = init_data_dir(&dir, &options).expect("init").demo_client;
+        let demo = init_data_dir(&dir, &options)
+            .expect("init")
+            .demo_client
+            .expect("demo client");
         let keypairs = format!(
             r#"[{{"subscription_id":"WebCrypto1","public_key":"{CSTG_PUBLIC}","private_key":"{CSTG_PRIVATE}","site_id":{},"domain_names":["localhost"],"app_names":["com.example.app"]}}]"#,
             demo.site_id

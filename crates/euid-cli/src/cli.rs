@@ -75,7 +75,9 @@ pub(crate) enum Command {
     Token(TokenCommand),
 
     /// Create an operator data directory (keys, salts, a demo client), as the operator does on first start.
-    #[command(after_help = "Example:\n  euid init euid-data && cat euid-data/demo-client.json")]
+    #[command(
+        after_help = "Examples:\n  euid init euid-data && cat euid-data/demo-client.json\n  euid init --no-demo-client /srv/euid-data\n\nIn an existing directory, init creates what is missing and never overwrites a file. Directories it creates are 0700, files 0600."
+    )]
     Init(InitArgs),
 
     /// Manage an operator data directory's keys.
@@ -232,8 +234,15 @@ pub(crate) struct TokenDecryptArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct InitArgs {
-    /// The data directory to create.
+    /// The data directory to create, or to complete.
     pub(crate) data_dir: PathBuf,
+    /// Create no demo client: clients.json gets no client and there is no demo-client.json.
+    #[arg(long)]
+    pub(crate) no_demo_client: bool,
+    /// Create salts even though optout.db exists: every opt-out recorded under the lost
+    /// salts stops matching. Without it, missing salts next to optout.db are an error.
+    #[arg(long)]
+    pub(crate) allow_new_salts: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -36,7 +36,7 @@ impl Operator {
             }))
             .expect("operator starts");
         let url = format!("http://{}", server.local_addr());
-        let demo = server.demo_client().clone();
+        let demo = server.demo_client().cloned().expect("demo client");
         Self {
             rt,
             server: Some(server),

@@ -48,7 +48,7 @@ fn official_sdk_end_to_end() {
             init: euid_operator::InitOptions::default(),
         }))
         .expect("operator starts");
-    let demo = server.demo_client().clone();
+    let demo = server.demo_client().cloned().expect("demo client");
     let base_url = format!("http://{}", server.local_addr());
 
     let output = Command::new(&python)

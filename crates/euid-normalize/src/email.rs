@@ -6,6 +6,8 @@
 //! in the local part. Every character that matters is ASCII, so working on UTF-8 bytes
 //! is exact and leaves Unicode alone.
 
+use alloc::string::String;
+
 use crate::sha256::sha256;
 use crate::{IdentityHash, IdentityType, NormalizeError};
 
@@ -232,7 +234,7 @@ mod tests {
     fn stack_and_allocating_paths_agree_around_the_buffer_size() {
         for local_len in 240..=270 {
             for (local_char, domain) in [('A', "Ex.com  "), ('.', "GMail.com")] {
-                let local: String = std::iter::repeat_n(local_char, local_len).collect();
+                let local: String = core::iter::repeat_n(local_char, local_len).collect();
                 let email = format!("x{local}@{domain}");
                 let normalized = normalize_email(&email).unwrap();
                 let hash = hash_email(&email).unwrap();

@@ -1,4 +1,5 @@
-use std::fmt;
+use alloc::string::String;
+use core::fmt;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;

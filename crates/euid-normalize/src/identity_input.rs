@@ -1,4 +1,4 @@
-use std::fmt;
+use core::fmt;
 
 use crate::{
     hash_email, hash_phone, parse_email_hash, parse_phone_hash, IdentityHash, IdentityType,

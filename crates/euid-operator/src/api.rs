@@ -235,8 +235,8 @@ pub fn handle<R: RandomSource>(
         }
         Endpoint::TokenValidate => endpoints::validate(snapshot, client, json, now_ms),
         Endpoint::TokenLogout => endpoints::logout(snapshot, optouts, json, now_ms),
-        Endpoint::KeyBidstream => endpoints::key_bidstream(snapshot, client),
-        Endpoint::KeySharing => endpoints::key_sharing(snapshot, client),
+        Endpoint::KeyBidstream => endpoints::key_bidstream(snapshot, client, now_ms),
+        Endpoint::KeySharing => endpoints::key_sharing(snapshot, client, now_ms),
         Endpoint::IdentityMap => endpoints::identity_map(snapshot, optouts, json),
         Endpoint::OptoutStatus => endpoints::optout_status(optouts, json),
         Endpoint::TokenRefresh => return ApiResponse::unauthorized(),

@@ -312,13 +312,32 @@ fn visible_keysets<'s>(
     })
 }
 
-/// `POST /v2/key/bidstream` (ID_READER): keys without keyset ids, times in seconds.
-pub fn key_bidstream(snapshot: &Snapshot, client: &Client) -> Outcome {
+/// Whether a key may still open a token, given that tokens made with it live at most
+/// `token_lifetime_s` (plus the clock skew SDKs allow) after the key was last used. Keys past
+/// that can open nothing, so they are not handed out any more.
+fn still_useful(
+    key: &euid_token::Key,
+    token_lifetime_s: i64,
+    snapshot: &Snapshot,
+    now_ms: i64,
+) -> bool {
+    let horizon_s = key
+        .expires
+        .saturating_add(token_lifetime_s)
+        .saturating_add(snapshot.config.allow_clock_skew_seconds);
+    horizon_s.saturating_mul(1000) > now_ms
+}
+
+/// `POST /v2/key/bidstream` (ID_READER): keys without keyset ids, times in seconds. Keys that
+/// expired longer ago than an advertising token can live are left out.
+pub fn key_bidstream(snapshot: &Snapshot, client: &Client, now_ms: i64) -> Outcome {
+    let c = &snapshot.config;
+    let lifetime_s = c.identity_token_expires_after_seconds;
     let keys: Vec<serde_json::Value> = visible_keysets(snapshot, client, true)
         .flat_map(|ks| snapshot.keys.keys_of_keyset(ks.keyset_id))
+        .filter(|k| still_useful(k, lifetime_s, snapshot, now_ms))
         .map(|k| k.to_sdk_json(None))
         .collect();
-    let c = &snapshot.config;
     Ok(success(serde_json::json!({
         "max_bidstream_lifetime_seconds": c.identity_token_expires_after_seconds + 10,
         "identity_scope": "EUID",
@@ -328,9 +347,15 @@ pub fn key_bidstream(snapshot: &Snapshot, client: &Client) -> Outcome {
 }
 
 /// `POST /v2/key/sharing` (SHARER or ID_READER): keys with `keyset_id` on the caller's own
-/// keysets and the master keyset (as 9999999), and the sharing header fields.
-pub fn key_sharing(snapshot: &Snapshot, client: &Client) -> Outcome {
+/// keysets and the master keyset (as 9999999), and the sharing header fields. Keys that
+/// expired longer ago than a token made with them can live (an advertising token, or a
+/// sharing token, whichever lives longer) are left out.
+pub fn key_sharing(snapshot: &Snapshot, client: &Client, now_ms: i64) -> Outcome {
     let id_reader = client.roles.contains(Role::IdReader);
+    let lifetime_s = snapshot
+        .config
+        .identity_token_expires_after_seconds
+        .max(snapshot.config.sharing_token_expiry_seconds);
     let keys: Vec<serde_json::Value> = visible_keysets(snapshot, client, id_reader)
         .flat_map(|ks| {
             let keyset_id = if ks.keyset_id == MASTER_KEYSET_ID {
@@ -343,6 +368,7 @@ pub fn key_sharing(snapshot: &Snapshot, client: &Client) -> Outcome {
             snapshot
                 .keys
                 .keys_of_keyset(ks.keyset_id)
+                .filter(move |k| still_useful(k, lifetime_s, snapshot, now_ms))
                 .map(move |k| k.to_sdk_json(keyset_id))
         })
         .collect();

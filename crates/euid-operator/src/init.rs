@@ -11,7 +11,7 @@ use euid_token::{
 };
 
 use crate::clients::{new_client, ClientRecord, RoleSet};
-use crate::data_dir::{self, write_atomic, DataDir, DataDirError, DemoClient};
+use crate::data_dir::{self, write_atomic, DataDir, DataDirError, DataDirState, DemoClient};
 
 /// What a new data directory gets.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +25,12 @@ pub struct InitOptions {
     pub key_lifetime_seconds: i64,
     /// The `base_url` written to `demo-client.json`. Default `http://127.0.0.1:8080`.
     pub base_url: String,
+    /// Whether to create a demo client (`demo-client.json`, its site's keyset and CSTG
+    /// keypair). Default true; `--no-demo-client` turns it off.
+    pub demo_client: bool,
+    /// Whether `init_data_dir` may create salts next to an existing `optout.db`, whose
+    /// records were made under the lost salts and stop matching. Default false.
+    pub allow_new_salts: bool,
 }
 
 impl Default for InitOptions {
@@ -34,6 +40,8 @@ impl Default for InitOptions {
             salt_bucket_count: 1024,
             key_lifetime_seconds: crate::key_rotation::DEFAULT_KEY_LIFETIME_SECONDS,
             base_url: format!("http://{}", crate::config::DEFAULT_LISTEN),
+            demo_client: true,
+            allow_new_salts: false,
         }
     }
 }
@@ -44,8 +52,9 @@ impl Default for InitOptions {
 pub struct InitReport {
     /// Files created by this call (empty when the directory was complete).
     pub created: Vec<String>,
-    /// The demo client (read back from `demo-client.json` when it already existed).
-    pub demo_client: DemoClient,
+    /// The demo client (read back from `demo-client.json` when it already existed); `None`
+    /// when the directory has none or `demo_client` was off.
+    pub demo_client: Option<DemoClient>,
 }
 
 fn now_s() -> i64 {
@@ -54,9 +63,15 @@ fn now_s() -> i64 {
 
 /// Creates whatever is missing in the data directory at `path`: keysets and keys (master,
 /// refresh, fallback publisher, the demo site's default keyset), salts, `clients.json` with
-/// one demo client holding every role, and `demo-client.json`. Existing files are reused,
-/// never overwritten, so calling it again is harmless. `demo-client.json`'s `base_url` is
-/// updated to `options.base_url`.
+/// one demo client holding every role, and `demo-client.json` (the last two without a demo
+/// client when `options.demo_client` is off). Existing files are never overwritten, so
+/// calling it again is harmless; `demo-client.json`'s `base_url` is updated to
+/// `options.base_url`. Directories it creates get mode 0700, files 0600.
+///
+/// It refuses, before writing anything, what it could only do by replacing data: one file of
+/// a pair (`keysets.json` / `keyset_keys.json`, `salts/metadata.json` / `salts/salts.txt`)
+/// without the other, `demo-client.json` without `clients.json`, and new salts next to an
+/// existing `optout.db` unless `options.allow_new_salts`.
 pub fn init_data_dir(path: &Path, options: &InitOptions) -> Result<InitReport, DataDirError> {
     if options.salt_bucket_count == 0 || options.key_lifetime_seconds <= 0 {
         return Err(DataDirError::invalid(
@@ -71,19 +86,37 @@ pub fn init_data_dir(path: &Path, options: &InitOptions) -> Result<InitReport, D
         ));
     }
     let dir = DataDir::new(path);
-    std::fs::create_dir_all(path).map_err(|e| DataDirError::io(path, e))?;
+    let has_keys = check_pair(&dir.keysets(), &dir.keyset_keys())?;
+    let has_salts = check_pair(&dir.salts_metadata(), &dir.salts_file())?;
+    if !has_salts && dir.optout_db().exists() && !options.allow_new_salts {
+        return Err(DataDirError::SaltsLost {
+            path: path.display().to_string(),
+        });
+    }
+    let clients_path = dir.clients();
+    let demo_path = dir.demo_client();
+    let has_clients = clients_path.exists();
+    if !has_clients && demo_path.exists() {
+        return Err(DataDirError::invalid(
+            &clients_path,
+            "missing while demo-client.json exists: restore clients.json from a backup, \
+             or remove demo-client.json to create a new demo client",
+        ));
+    }
+
+    data_dir::create_private_dir_all(path)?;
     let mut rng = BatchedOsRandom::new();
     let now = now_s();
     let mut created = Vec::new();
 
-    if !dir.keysets().exists() || !dir.keyset_keys().exists() {
+    if !has_keys {
         let store = initial_keys(options, now, &mut rng)?;
         write_atomic(&dir.keysets(), store.keysets_json().as_bytes())?;
         write_atomic(&dir.keyset_keys(), store.keyset_keys_json().as_bytes())?;
         created.push("keysets.json".to_owned());
         created.push("keyset_keys.json".to_owned());
     }
-    if !dir.salts_metadata().exists() || !dir.salts_file().exists() {
+    if !has_salts {
         let (metadata, csv) = initial_salts(options.salt_bucket_count, now, &mut rng)?;
         // The salts first, so the metadata never points at a missing file.
         write_atomic(&dir.salts_file(), csv.as_bytes())?;
@@ -92,18 +125,13 @@ pub fn init_data_dir(path: &Path, options: &InitOptions) -> Result<InitReport, D
         created.push("salts/metadata.json".to_owned());
     }
 
-    let demo_path = dir.demo_client();
-    let clients_path = dir.clients();
-    let mut demo = if clients_path.exists() {
-        if demo_path.exists() {
-            let bytes = data_dir::read(&demo_path)?;
-            Some(serde_json::from_slice::<DemoClient>(&bytes).map_err(|e| {
-                DataDirError::invalid(&demo_path, data_dir::json_error_position(&e))
-            })?)
+    let mut demo = if has_clients {
+        if options.demo_client && demo_path.exists() {
+            Some(read_demo_client(&demo_path)?)
         } else {
             None
         }
-    } else {
+    } else if options.demo_client {
         let client = new_client(options.demo_site_id, "demo", RoleSet::ALL, now, &mut rng);
         let records: Vec<ClientRecord> = vec![client.record];
         write_json(&clients_path, &records)?;
@@ -119,6 +147,10 @@ pub fn init_data_dir(path: &Path, options: &InitOptions) -> Result<InitReport, D
         write_json(&demo_path, &demo)?;
         created.push("demo-client.json".to_owned());
         Some(demo)
+    } else {
+        write_json(&clients_path, &Vec::<ClientRecord>::new())?;
+        created.push("clients.json".to_owned());
+        None
     };
     if let Some(d) = demo.as_mut() {
         let keypair_changed =
@@ -128,16 +160,65 @@ pub fn init_data_dir(path: &Path, options: &InitOptions) -> Result<InitReport, D
             write_json(&demo_path, &*d)?;
         }
     }
-    let demo_client = demo.ok_or_else(|| {
-        DataDirError::invalid(
-            &demo_path,
-            "clients.json exists but demo-client.json does not: the demo credentials are unknown",
-        )
-    })?;
     Ok(InitReport {
         created,
-        demo_client,
+        demo_client: demo,
     })
+}
+
+/// Whether both files of a pair exist; an error naming the missing one when only one does,
+/// since a new one would not match the other and replacing both would destroy data.
+fn check_pair(a: &Path, b: &Path) -> Result<bool, DataDirError> {
+    match (a.exists(), b.exists()) {
+        (true, true) => Ok(true),
+        (false, false) => Ok(false),
+        (present, _) => {
+            let (missing, there) = if present { (b, a) } else { (a, b) };
+            Err(DataDirError::invalid(
+                missing,
+                format!(
+                    "missing while {} exists: restore it from a backup (nothing was created or changed)",
+                    there.file_name().unwrap_or_default().to_string_lossy()
+                ),
+            ))
+        }
+    }
+}
+
+fn read_demo_client(path: &Path) -> Result<DemoClient, DataDirError> {
+    let bytes = data_dir::read(path)?;
+    serde_json::from_slice::<DemoClient>(&bytes)
+        .map_err(|e| DataDirError::invalid(path, data_dir::json_error_position(&e)))
+}
+
+/// What the server does with its data directory at startup: an empty (or absent) directory
+/// is initialized; a complete one is only read (its demo client's `base_url` updated); one
+/// with required files missing is an error naming them, and nothing is created or changed.
+/// Returns the demo client, if the directory has one and `options.demo_client` is on.
+pub fn open_data_dir(
+    path: &Path,
+    options: &InitOptions,
+) -> Result<Option<DemoClient>, DataDirError> {
+    let dir = DataDir::new(path);
+    match dir.state()? {
+        DataDirState::Empty => Ok(init_data_dir(path, options)?.demo_client),
+        DataDirState::Incomplete { missing } => Err(DataDirError::Incomplete {
+            path: path.display().to_string(),
+            missing: missing.into_iter().map(str::to_owned).collect(),
+        }),
+        DataDirState::Complete => {
+            let demo_path = dir.demo_client();
+            if !options.demo_client || !demo_path.exists() {
+                return Ok(None);
+            }
+            let mut demo = read_demo_client(&demo_path)?;
+            if demo.base_url != options.base_url {
+                demo.base_url = options.base_url.clone();
+                write_json(&demo_path, &demo)?;
+            }
+            Ok(Some(demo))
+        }
+    }
 }
 
 pub(crate) fn random_key(rng: &mut impl RandomSource) -> AesGcmKey {
@@ -168,7 +249,7 @@ fn initial_keys(
         default: true,
     };
     let demo_keyset_id = DEMO_KEYSET_ID;
-    let keysets = vec![
+    let mut keysets = vec![
         keyset(MASTER_KEYSET_ID, MASTER_KEYSET_ID, "master"),
         keyset(REFRESH_KEYSET_ID, REFRESH_KEYSET_ID, "refresh"),
         keyset(
@@ -176,19 +257,22 @@ fn initial_keys(
             FALLBACK_PUBLISHER_SITE_ID,
             "publisher fallback",
         ),
-        keyset(demo_keyset_id, options.demo_site_id, "demo site"),
     ];
-    let expires = now.saturating_add(options.key_lifetime_seconds);
-    let keys = [
+    let mut keyset_ids = vec![
         MASTER_KEYSET_ID,
         REFRESH_KEYSET_ID,
         FALLBACK_PUBLISHER_KEYSET_ID,
-        demo_keyset_id,
-    ]
-    .iter()
-    .zip(1..)
-    .map(|(&keyset_id, id)| Key::new(id, keyset_id, now, now, expires, random_key(rng)))
-    .collect();
+    ];
+    if options.demo_client {
+        keysets.push(keyset(demo_keyset_id, options.demo_site_id, "demo site"));
+        keyset_ids.push(demo_keyset_id);
+    }
+    let expires = now.saturating_add(options.key_lifetime_seconds);
+    let keys = keyset_ids
+        .iter()
+        .zip(1..)
+        .map(|(&keyset_id, id)| Key::new(id, keyset_id, now, now, expires, random_key(rng)))
+        .collect();
     KeyStore::new(keysets, keys).map_err(|e| DataDirError::invalid(Path::new("keysets.json"), e))
 }
 
@@ -366,7 +450,10 @@ mod tests {
         let keys_before = std::fs::read(dir.keyset_keys()).unwrap();
         let second = init_data_dir(tmp.path(), &options).unwrap();
         assert!(second.created.is_empty());
-        assert_eq!(second.demo_client.api_key, first.demo_client.api_key);
+        assert_eq!(
+            second.demo_client.unwrap().api_key,
+            first.demo_client.unwrap().api_key
+        );
         assert_eq!(std::fs::read(dir.keyset_keys()).unwrap(), keys_before);
     }
 

@@ -17,7 +17,9 @@ pub mod state;
 
 pub use api::{handle, ApiRequest, ApiResponse, Endpoint};
 pub use config::OperatorConfig;
-pub use init::{init_data_dir, rotate_keys, InitOptions, InitReport, RotateOptions, RotatedKey};
+pub use init::{
+    init_data_dir, open_data_dir, rotate_keys, InitOptions, InitReport, RotateOptions, RotatedKey,
+};
 pub use key_rotation::{maintain_keys, KeyMaintenance, RotationPolicy};
 pub use server::{router, start, RunningServer, ServerError, ServerOptions};
 pub use state::{Operator, Snapshot};

@@ -1,23 +1,27 @@
 #![forbid(unsafe_code)]
-//! The `euid-operator` binary: `euid-operator [--data-dir DIR] [--listen ADDR] [--config FILE]`.
+//! The `euid-operator` binary:
+//! `euid-operator [--data-dir DIR] [--listen ADDR] [--config FILE] [--no-demo-client]`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use euid_operator::{OperatorConfig, ServerOptions};
+use euid_operator::{InitOptions, OperatorConfig, ServerOptions};
 
 const USAGE: &str = "\
 euid-operator: the EUID v2 operator
 
 USAGE:
-    euid-operator [--data-dir DIR] [--listen ADDR] [--config FILE]
+    euid-operator [--data-dir DIR] [--listen ADDR] [--config FILE] [--no-demo-client]
 
 OPTIONS:
-    --data-dir DIR   data directory, created on first start (env EUID_DATA_DIR; default ./euid-data)
-    --listen ADDR    address to listen on (env EUID_LISTEN; default 127.0.0.1:8080)
-    --config FILE    JSON config with the live operator's key names
-                     (identity_token_expires_after_seconds, ...)
-    -h, --help       print this help
+    --data-dir DIR     data directory (env EUID_DATA_DIR; default ./euid-data); created when
+                       empty or absent, else it must hold every required file
+    --listen ADDR      address to listen on (env EUID_LISTEN; default 127.0.0.1:8080)
+    --config FILE      JSON config with the live operator's key names
+                       (identity_token_expires_after_seconds, ...)
+    --no-demo-client   a new data directory gets no demo client (no demo-client.json); an
+                       existing one's demo-client.json is not read
+    -h, --help         print this help
 
 Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) to change the level.";
 
@@ -25,6 +29,7 @@ struct Args {
     data_dir: Option<PathBuf>,
     listen: Option<String>,
     config: Option<PathBuf>,
+    no_demo_client: bool,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -32,6 +37,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         data_dir: None,
         listen: None,
         config: None,
+        no_demo_client: false,
     };
     let mut it = std::env::args_os().skip(1);
     while let Some(arg) = it.next() {
@@ -51,6 +57,7 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--data-dir" => args.data_dir = Some(PathBuf::from(value()?)),
             "--listen" => args.listen = Some(value()?),
             "--config" => args.config = Some(PathBuf::from(value()?)),
+            "--no-demo-client" if inline.is_none() => args.no_demo_client = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -100,7 +107,10 @@ fn main() -> ExitCode {
             .unwrap_or_else(|| PathBuf::from(euid_operator::data_dir::DEFAULT_DATA_DIR)),
         listen: args.listen.or_else(|| env("EUID_LISTEN")),
         config,
-        ..ServerOptions::default()
+        init: InitOptions {
+            demo_client: !args.no_demo_client,
+            ..InitOptions::default()
+        },
     };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -137,10 +147,16 @@ fn main() -> ExitCode {
 }
 
 fn print_welcome(server: &euid_operator::RunningServer, data_dir: &std::path::Path) {
-    let demo = server.demo_client();
-    let base = &demo.base_url;
+    let base = format!("http://{}", server.local_addr());
     let dir = data_dir.display();
     println!("euid-operator is listening on {base}\ndata directory: {dir}\n");
+    let Some(demo) = server.demo_client() else {
+        println!(
+            "No demo client: API clients are in {dir}/clients.json\n\
+             Health: curl -s {base}/ops/healthcheck    Metrics: curl -s {base}/metrics"
+        );
+        return;
+    };
     // The demo credentials are shown to a person at a terminal only: when stdout is a pipe or
     // a file it usually ends up in a log collector, and the API key and client secret are
     // secrets there. They are always in demo-client.json.

@@ -38,6 +38,9 @@ pub enum OptOutError {
     /// A stored row is malformed.
     #[error("opt-out database holds a malformed row")]
     Malformed,
+    /// The database file could not be created or its mode set.
+    #[error("opt-out database file: {0}")]
+    Io(std::io::Error),
     /// A lock was poisoned by a panicking thread.
     #[error("opt-out store lock poisoned")]
     Poisoned,
@@ -101,7 +104,16 @@ impl std::fmt::Debug for SqliteOptOutStore {
 
 impl SqliteOptOutStore {
     /// Opens (creating if needed) the database at `path` and loads every record into memory.
+    /// A new database file is created with mode 0600, and so are its `-wal` and `-shm` files.
     pub fn open(path: &Path) -> Result<Self, OptOutError> {
+        // Created here rather than by SQLite (which uses 0644 less the umask): SQLite gives
+        // the -wal and -shm files the database file's mode, so they are 0600 too. An empty
+        // file is an empty database to SQLite.
+        let created = match crate::data_dir::create_private_file(path) {
+            Ok(_) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+            Err(e) => return Err(OptOutError::Io(e)),
+        };
         let conn = Connection::open(path)?;
         // WAL + FULL: the commit is fsynced to the WAL before returning, so it survives
         // kill -9 and power loss; NORMAL would only survive process crashes.
@@ -138,11 +150,42 @@ impl SqliteOptOutStore {
                 });
             }
         }
+        if created {
+            // The reads above made the -wal and -shm files; make sure of their modes rather
+            // than trust the SQLite build.
+            restrict_companions(path)?;
+        }
         Ok(Self {
             conn: Mutex::new(conn),
             index: RwLock::new(index),
         })
     }
+}
+
+/// Sets mode 0600 on the `-wal` and `-shm` files next to a database this process created.
+fn restrict_companions(path: &Path) -> Result<(), OptOutError> {
+    #[cfg(unix)]
+    for suffix in ["-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let companion = std::path::PathBuf::from(name);
+        match std::fs::symlink_metadata(&companion) {
+            Ok(meta) if meta.is_file() && meta.permissions().mode() & 0o777 != 0o600 => {
+                std::fs::set_permissions(
+                    &companion,
+                    std::fs::Permissions::from_mode(crate::data_dir::FILE_MODE),
+                )
+                .map_err(OptOutError::Io)?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(OptOutError::Io(e)),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 impl OptOutStore for SqliteOptOutStore {

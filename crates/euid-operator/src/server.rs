@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use crate::api::{self, ApiRequest, ApiResponse, Endpoint};
 use crate::config::{OperatorConfig, DEFAULT_LISTEN};
 use crate::data_dir::{DataDir, DataDirError, DemoClient};
-use crate::init::{init_data_dir, InitOptions};
+use crate::init::{open_data_dir, InitOptions};
 use crate::optout::SqliteOptOutStore;
 use crate::state::Operator;
 
@@ -42,13 +42,14 @@ pub fn now_ms() -> i64 {
 /// How to start a server.
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
-    /// The data directory (created on first start).
+    /// The data directory: created when empty or absent; with required files missing the
+    /// server does not start.
     pub data_dir: PathBuf,
     /// Listen address; `None` = the config's `listen`, else `127.0.0.1:8080`.
     pub listen: Option<String>,
     /// Operator settings.
     pub config: OperatorConfig,
-    /// What a first start creates.
+    /// What a first start creates (`init.demo_client: false` is `--no-demo-client`).
     pub init: InitOptions,
 }
 
@@ -88,7 +89,7 @@ pub enum ServerError {
 pub struct RunningServer {
     local_addr: SocketAddr,
     operator: Arc<Operator>,
-    demo: DemoClient,
+    demo: Option<DemoClient>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
     reloader: JoinHandle<()>,
@@ -105,9 +106,10 @@ impl RunningServer {
         &self.operator
     }
 
-    /// The demo client's credentials (as in `demo-client.json`).
-    pub fn demo_client(&self) -> &DemoClient {
-        &self.demo
+    /// The demo client's credentials (as in `demo-client.json`), if the data directory has
+    /// one and the server was not started with `--no-demo-client`.
+    pub fn demo_client(&self) -> Option<&DemoClient> {
+        self.demo.as_ref()
     }
 
     /// Stops accepting connections, lets requests in flight finish, and waits.
@@ -129,7 +131,7 @@ impl RunningServer {
     }
 }
 
-/// Creates the data directory if needed, loads it, binds the listen address and serves in
+/// Creates the data directory if it is empty or absent (see [`open_data_dir`]), loads it, binds the listen address and serves in
 /// the background. Must be called inside a tokio runtime.
 pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError> {
     let config = Arc::new(options.config);
@@ -154,11 +156,15 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
     if config.auto_rotate_keys {
         init.key_lifetime_seconds = config.key_lifetime_seconds;
     }
-    let demo = init_data_dir(dir.root(), &init)?.demo_client;
+    let demo = open_data_dir(dir.root(), &init)?;
     // Before the first load, so an operator that was stopped past its keys' expiry starts
     // with keys it can mint with.
     crate::key_rotation::maintain_if_enabled(dir.root(), &config, now_ms() / 1000)?;
     let optouts = Arc::new(SqliteOptOutStore::open(&dir.optout_db())?);
+    // Modes of an existing directory are the user's: reported, not changed.
+    for warning in dir.permission_warnings() {
+        tracing::warn!("{warning}");
+    }
     let operator = Arc::new(Operator::load(dir, config.clone(), optouts)?);
 
     let reloader = {

@@ -2,44 +2,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::*;
-use euid_operator::clients::{new_client, ClientRecord, Role, RoleSet};
+use euid_operator::clients::Role;
 use euid_operator::OperatorConfig;
-
-fn fast_reload() -> OperatorConfig {
-    OperatorConfig::from_json(br#"{"reload_interval_ms":50}"#).unwrap()
-}
-
-/// Adds a client to `clients.json` and waits until the server accepts its key.
-fn add_client(
-    server: &TestServer,
-    dir: &std::path::Path,
-    site_id: i32,
-    roles: &[Role],
-) -> ApiClient {
-    let path = dir.join("clients.json");
-    let mut records: Vec<ClientRecord> =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    let mut rng = euid_crypto::BatchedOsRandom::new();
-    let new = new_client(site_id, "test", RoleSet::of(roles), 0, &mut rng);
-    records.push(new.record.clone());
-    euid_operator::data_dir::write_atomic(&path, &serde_json::to_vec(&records).unwrap()).unwrap();
-    let client = ApiClient::new(server.addr, &new.api_key, &new.client_secret);
-    let operator = server.server.as_ref().unwrap().operator().clone();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while operator
-        .snapshot()
-        .clients
-        .authenticate(&new.api_key)
-        .is_none()
-    {
-        assert!(Instant::now() < deadline, "clients.json was not reloaded");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    client
-}
 
 #[test]
 fn bidstream_and_sharing_keys_have_the_sdk_shape() {

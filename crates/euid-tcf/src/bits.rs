@@ -3,6 +3,8 @@
 //! Nothing is decoded into a buffer: after one validating pass over a segment's characters,
 //! fields are read by looking up the 6 bits of each character they span.
 
+use alloc::{string::String, vec::Vec};
+
 use crate::error::{Segment, TcfError};
 
 const NOT_BASE64: u8 = 0xFF;

@@ -1,5 +1,7 @@
 //! The encoder: [`TcfModel`] → TC string, for tests, round trips and the CLI.
 
+use alloc::string::String;
+
 use crate::bits::BitWriter;
 use crate::error::TcfError;
 use crate::model::{TcfModel, VendorSet};

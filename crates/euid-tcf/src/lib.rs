@@ -1,5 +1,9 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+// Only `alloc` is needed; unit tests keep the std prelude.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
 
 mod bits;
 mod encode;

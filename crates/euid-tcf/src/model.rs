@@ -1,5 +1,7 @@
 //! The owned, fully decoded form of a TC string.
 
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
+
 use core::fmt;
 use core::ops::RangeInclusive;
 

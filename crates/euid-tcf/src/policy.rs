@@ -1,5 +1,7 @@
 //! The EUID consent rule: may a token be issued for this TC string?
 
+use alloc::{vec, vec::Vec};
+
 use crate::error::TcfError;
 use crate::tc_string::TcString;
 

@@ -1,5 +1,7 @@
 //! The lazy, zero-copy view of a TC string, validated on parse.
 
+use alloc::vec::Vec;
+
 use crate::bits::{all_alphabet, Bits, Cursor};
 use crate::error::{Segment, TcfError, VendorList};
 use crate::model::{PublisherRestriction, TcfModel, VendorSet};

@@ -1,4 +1,5 @@
-//! Advertising tokens: mint v3/v4, decode v2 (AES-CBC), v3 and v4 (`wire.md` §4.2–4.3).
+//! Advertising tokens: mint v3/v4, decode v3 and v4, and legacy v2 (AES-CBC) behind the
+//! `legacy-v2` feature (`wire.md` §4.2–4.3).
 
 use base64::alphabet;
 use base64::engine::general_purpose::{
@@ -11,7 +12,8 @@ use euid_crypto::{GCM_IV_LEN, GCM_TAG_LEN};
 use crate::byte_reader::Reader;
 use crate::error::TokenError;
 use crate::identity::{raw_uid_prefix, split_prefix, token_prefix, RAW_UID_V3_LEN};
-use crate::keys::{Key, KeyStore};
+use crate::keys::{Key, KeyLookup};
+#[cfg(feature = "legacy-v2")]
 use crate::legacy_cbc::cbc_decrypt;
 use crate::{IdentityScope, IdentityType, RawUid};
 
@@ -247,13 +249,76 @@ pub(crate) fn mint_advertising_token_into(
     Ok(())
 }
 
-/// Decodes a v2, v3 or v4 advertising token, checking authenticity and that it has not
-/// expired at `now_ms`. Keys are looked up by id in any keyset, so tokens minted under a key
-/// that has since rotated decode while the key is still in the store.
-pub fn decode_advertising_token(
-    keys: &KeyStore,
+/// Decodes a v3 or v4 advertising token, checking authenticity and that it has not expired at
+/// `now_ms`. Keys come from `keys` by id: on the operator's own [`KeyStore`](crate::KeyStore)
+/// only a master key opens the outer layer and only a site key the inner one (see
+/// [`KeyLookup`]); decode a token against keys an SDK fetched with
+/// [`KeyStore::unscoped`](crate::KeyStore::unscoped). Tokens minted under a key that has since
+/// rotated decode while the key is still in the store.
+///
+/// Legacy v2 tokens (AES-CBC, unauthenticated) are refused with
+/// [`TokenError::VersionNotSupported`]; a bidder that still meets them enables the
+/// `legacy-v2` feature and calls `decode_advertising_token_with_legacy`.
+pub fn decode_advertising_token<K: KeyLookup + ?Sized>(
+    keys: &K,
     token: &str,
     now_ms: i64,
+) -> Result<AdvertisingToken, TokenError> {
+    decode(keys, token, now_ms, Legacy::Refuse)
+}
+
+/// [`decode_advertising_token`], and legacy v2 tokens as well. v2 tokens are AES-CBC without
+/// authentication: whoever can flip ciphertext bits can change what they decode to within
+/// the padding oracle's reach, so the operator never accepts them; SDK-side decoding may.
+#[cfg(feature = "legacy-v2")]
+pub fn decode_advertising_token_with_legacy<K: KeyLookup + ?Sized>(
+    keys: &K,
+    token: &str,
+    now_ms: i64,
+) -> Result<AdvertisingToken, TokenError> {
+    decode(keys, token, now_ms, Legacy::Accept)
+}
+
+#[cfg(feature = "legacy-v2")]
+fn decode_legacy<K: KeyLookup + ?Sized>(
+    keys: &K,
+    token: &str,
+    now_ms: i64,
+    legacy: Legacy,
+) -> Result<AdvertisingToken, TokenError> {
+    match legacy {
+        Legacy::Refuse => Err(TokenError::VersionNotSupported),
+        Legacy::Accept => {
+            let bytes = STANDARD_LENIENT
+                .decode(token)
+                .map_err(|_| TokenError::NotBase64)?;
+            decode_v2(keys, bytes, now_ms)
+        }
+    }
+}
+
+#[cfg(not(feature = "legacy-v2"))]
+fn decode_legacy<K: KeyLookup + ?Sized>(
+    _: &K,
+    _: &str,
+    _: i64,
+    _: Legacy,
+) -> Result<AdvertisingToken, TokenError> {
+    Err(TokenError::VersionNotSupported)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Legacy {
+    Refuse,
+    #[cfg(feature = "legacy-v2")]
+    Accept,
+}
+
+fn decode<K: KeyLookup + ?Sized>(
+    keys: &K,
+    token: &str,
+    now_ms: i64,
+    legacy: Legacy,
 ) -> Result<AdvertisingToken, TokenError> {
     let head = token.get(..4).ok_or(TokenError::Malformed("too short"))?;
     let url = head.contains(['-', '_']);
@@ -268,10 +333,7 @@ pub fn decode_advertising_token(
         .map_err(|_| TokenError::NotBase64)?;
 
     if header[0] == TokenVersion::V2.wire_value() {
-        let bytes = STANDARD_LENIENT
-            .decode(token)
-            .map_err(|_| TokenError::NotBase64)?;
-        return decode_v2(keys, bytes, now_ms);
+        return decode_legacy(keys, token, now_ms, legacy);
     }
     let version = match header[1] {
         112 => TokenVersion::V3,
@@ -289,8 +351,8 @@ pub fn decode_advertising_token(
 }
 
 /// Decodes the bytes of a v3/v4 token in place.
-pub(crate) fn decode_v3_bytes(
-    keys: &KeyStore,
+pub(crate) fn decode_v3_bytes<K: KeyLookup + ?Sized>(
+    keys: &K,
     bytes: &mut [u8],
     version: TokenVersion,
     now_ms: i64,
@@ -303,7 +365,7 @@ pub(crate) fn decode_v3_bytes(
     let (scope, identity_type) = split_prefix(prefix).ok_or(TokenError::InvalidHeader)?;
     let master_key_id = i32::from_be_bytes([header[2], header[3], header[4], header[5]]);
     let master_key = keys
-        .key_by_id(master_key_id)
+        .master_key(master_key_id)
         .ok_or(TokenError::UnknownMasterKey(master_key_id))?;
     let (iv, ct) = sealed.split_at_mut(GCM_IV_LEN);
     let master = master_key
@@ -325,7 +387,7 @@ pub(crate) fn decode_v3_bytes(
         return Err(TokenError::Expired { expires_ms });
     }
     let site_key = keys
-        .key_by_id(site_key_id)
+        .site_key(site_key_id)
         .ok_or(TokenError::UnknownSiteKey(site_key_id))?;
     let (iv, ct) = site_sealed.split_at_mut(GCM_IV_LEN);
     let site = site_key
@@ -371,10 +433,12 @@ pub(crate) fn decode_v3_bytes(
     })
 }
 
+#[cfg(feature = "legacy-v2")]
 const CBC_IV_LEN: usize = 16;
 
-fn decode_v2(
-    keys: &KeyStore,
+#[cfg(feature = "legacy-v2")]
+fn decode_v2<K: KeyLookup + ?Sized>(
+    keys: &K,
     mut bytes: Vec<u8>,
     now_ms: i64,
 ) -> Result<AdvertisingToken, TokenError> {
@@ -384,7 +448,7 @@ fn decode_v2(
     let (header, sealed) = bytes.split_at_mut(5);
     let master_key_id = i32::from_be_bytes([header[1], header[2], header[3], header[4]]);
     let master_key = keys
-        .key_by_id(master_key_id)
+        .master_key(master_key_id)
         .ok_or(TokenError::UnknownMasterKey(master_key_id))?;
     let (iv, ct) = sealed.split_at_mut(CBC_IV_LEN);
     let master = cbc_decrypt(master_key, iv, ct).ok_or(TokenError::Decryption)?;
@@ -403,7 +467,7 @@ fn decode_v2(
         return Err(TokenError::Expired { expires_ms });
     }
     let site_key = keys
-        .key_by_id(site_key_id)
+        .site_key(site_key_id)
         .ok_or(TokenError::UnknownSiteKey(site_key_id))?;
     let (iv, ct) = site_sealed.split_at_mut(CBC_IV_LEN);
     let identity = cbc_decrypt(site_key, iv, ct).ok_or(TokenError::Decryption)?;
@@ -443,7 +507,8 @@ fn decode_v2(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::Keyset;
+    use crate::keys::{KeyStore, Keyset};
+    #[cfg(feature = "legacy-v2")]
     use crate::legacy_cbc::cbc_encrypt;
     use euid_crypto::AesGcmKey;
 
@@ -608,7 +673,63 @@ mod tests {
         );
     }
 
+    #[test]
+    fn each_layer_opens_only_under_a_key_of_its_purpose() {
+        let key = |id: i32, ks: i32| {
+            Key::new(
+                id,
+                ks,
+                0,
+                0,
+                4_000_000_000,
+                AesGcmKey::from_bytes([id as u8 * 7; 32]),
+            )
+        };
+        let store = KeyStore::new(
+            Vec::<Keyset>::new(),
+            vec![key(11, -1), key(12, 50), key(13, -2), key(14, 2)],
+        )
+        .unwrap();
+        let uid = uid33();
+        let f = fields(&uid, TokenVersion::V4);
+        let k = |id| store.key_by_id(id).unwrap();
+        let mint_with = |outer: i32, inner: i32| {
+            mint_advertising_token(&f, k(outer), k(inner), &[1; 12], &[2; 12]).unwrap()
+        };
+        // The normal pairs: master outside, any site keyset (the fallback 2 included) inside.
+        assert!(decode_advertising_token(&store, &mint_with(11, 12), NOW).is_ok());
+        assert!(decode_advertising_token(&store, &mint_with(11, 14), NOW).is_ok());
+        // A site or refresh key cannot stand in for the master key, nor the master or refresh
+        // key for a site key: the same answer as an unknown id.
+        for outer in [12, 13, 14] {
+            assert_eq!(
+                decode_advertising_token(&store, &mint_with(outer, 12), NOW),
+                Err(TokenError::UnknownMasterKey(outer))
+            );
+        }
+        for inner in [11, 13] {
+            assert_eq!(
+                decode_advertising_token(&store, &mint_with(11, inner), NOW),
+                Err(TokenError::UnknownSiteKey(inner))
+            );
+        }
+        // An SDK's key set has no operator keyset ids: looked up by id alone.
+        assert!(decode_advertising_token(&store.unscoped(), &mint_with(12, 11), NOW).is_ok());
+    }
+
+    #[test]
+    fn legacy_v2_is_refused_by_the_default_decoder() {
+        // A v2 header (byte 0 = 2) never reaches the CBC path, whatever the features.
+        let mut bytes = vec![2u8, 0, 0, 0, 11];
+        bytes.extend_from_slice(&[0x5a; 64]);
+        assert_eq!(
+            decode_advertising_token(&store(), &STANDARD.encode(bytes), NOW),
+            Err(TokenError::VersionNotSupported)
+        );
+    }
+
     /// Builds a legacy v2 token per `wire.md` §4.3 with AES-CBC.
+    #[cfg(feature = "legacy-v2")]
     fn v2_token(master: &Key, site: &Key, expires_ms: i64, id_text: &str) -> String {
         let mut identity = Vec::new();
         identity.extend_from_slice(&777i32.to_be_bytes());
@@ -637,10 +758,17 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "legacy-v2")]
     fn decodes_legacy_v2() {
         let store = store();
         let (m, s) = (store.key_by_id(11).unwrap(), store.key_by_id(12).unwrap());
         let uid32 = STANDARD.encode([0x61u8; 32]);
+        // Only the legacy entry point decodes v2.
+        assert_eq!(
+            decode_advertising_token(&store, &v2_token(m, s, NOW + 10, &uid32), NOW),
+            Err(TokenError::VersionNotSupported)
+        );
+        let decode_advertising_token = decode_advertising_token_with_legacy::<KeyStore>;
         let t = decode_advertising_token(&store, &v2_token(m, s, NOW + 10, &uid32), NOW).unwrap();
         assert_eq!(t.version, TokenVersion::V2);
         assert_eq!(

@@ -181,19 +181,10 @@ pub fn raw_uid_v2(first_level_hash: &[u8; 32], salts: &SaltStore) -> RawUid {
     }
 }
 
-/// The salt bucket index of a first-level hash: 20 bits from its first bytes (`wire.md` §3),
-/// modulo the number of buckets.
-pub fn bucket_index(first_level_hash: &[u8; 32], bucket_count: usize) -> usize {
-    let raw = (usize::from(first_level_hash[0]) << 12)
-        | (usize::from(first_level_hash[1]) << 4)
-        | usize::from(first_level_hash[2] & 0x0F);
-    raw % bucket_count.max(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::salts::SaltBucket;
+    use crate::salts::{bucket_index, SaltBucket};
 
     fn sha256(data: &[u8]) -> [u8; 32] {
         let mut out = [0u8; 32];

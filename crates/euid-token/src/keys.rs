@@ -2,8 +2,10 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+#[cfg(feature = "legacy-v2")]
 use std::sync::OnceLock;
 
+#[cfg(feature = "legacy-v2")]
 use aes::cipher::KeyInit as _;
 use euid_crypto::AesGcmKey;
 use serde::{Deserialize, Serialize};
@@ -67,6 +69,7 @@ pub struct Key {
     pub expires: i64,
     secret: AesGcmKey,
     // AES-CBC schedule for legacy v2 tokens, prepared on first use only.
+    #[cfg(feature = "legacy-v2")]
     cbc: OnceLock<aes::Aes256>,
 }
 
@@ -87,6 +90,7 @@ impl Key {
             activates,
             expires,
             secret,
+            #[cfg(feature = "legacy-v2")]
             cbc: OnceLock::new(),
         }
     }
@@ -97,6 +101,7 @@ impl Key {
     }
 
     /// The prepared AES-256 block cipher for legacy CBC decoding.
+    #[cfg(feature = "legacy-v2")]
     pub(crate) fn cbc_cipher(&self) -> &aes::Aes256 {
         self.cbc
             .get_or_init(|| aes::Aes256::new(self.secret.expose_secret().into()))
@@ -420,6 +425,87 @@ impl KeyStore {
             .into_iter()
             .flatten()
             .filter_map(|&i| self.keys.get(i))
+    }
+}
+
+/// Where a token decoder finds the key for each layer it opens.
+///
+/// The operator's own [`KeyStore`] scopes keys to their purpose: a refresh envelope and its
+/// inner token open only under refresh-keyset keys, an advertising token's outer layer only
+/// under master-keyset keys and its inner layer only under site keys (any keyset but the master
+/// and refresh ones). A key of the wrong keyset is answered exactly like an unknown id, so a
+/// partner holding master or site keys (from `/v2/key/sharing` or `/v2/key/bidstream`) cannot
+/// forge a refresh token, and cannot learn which ids exist. Keys are found by id whether
+/// active or expired, so tokens minted before a rotation keep opening.
+///
+/// Key sets an SDK receives carry SDK-facing keyset ids (the master keyset as 9999999,
+/// bidstream keys without one); decode against those with [`KeyStore::unscoped`].
+pub trait KeyLookup {
+    /// A key that may open an advertising token's outer (master) layer.
+    fn master_key(&self, id: i32) -> Option<&Key>;
+    /// A key that may open an advertising token's inner (site) layer.
+    fn site_key(&self, id: i32) -> Option<&Key>;
+    /// A key that may open a refresh envelope or an inner refresh token.
+    fn refresh_key(&self, id: i32) -> Option<&Key>;
+}
+
+impl KeyLookup for KeyStore {
+    fn master_key(&self, id: i32) -> Option<&Key> {
+        self.key_by_id(id)
+            .filter(|k| k.keyset_id == MASTER_KEYSET_ID)
+    }
+
+    fn site_key(&self, id: i32) -> Option<&Key> {
+        self.key_by_id(id)
+            .filter(|k| k.keyset_id != MASTER_KEYSET_ID && k.keyset_id != REFRESH_KEYSET_ID)
+    }
+
+    fn refresh_key(&self, id: i32) -> Option<&Key> {
+        self.key_by_id(id)
+            .filter(|k| k.keyset_id == REFRESH_KEYSET_ID)
+    }
+}
+
+// Snapshots are shared as `Arc<KeyStore>`; deref coercion does not reach generic parameters.
+impl<T: KeyLookup + ?Sized> KeyLookup for std::sync::Arc<T> {
+    fn master_key(&self, id: i32) -> Option<&Key> {
+        (**self).master_key(id)
+    }
+
+    fn site_key(&self, id: i32) -> Option<&Key> {
+        (**self).site_key(id)
+    }
+
+    fn refresh_key(&self, id: i32) -> Option<&Key> {
+        (**self).refresh_key(id)
+    }
+}
+
+/// A [`KeyStore`] read as an SDK reads a key response: every layer looks keys up by id alone,
+/// because the keyset ids there are not the operator's (see [`KeyLookup`]). Made by
+/// [`KeyStore::unscoped`]; never use it on the operator's own keys.
+#[derive(Debug, Clone, Copy)]
+pub struct UnscopedKeys<'a>(&'a KeyStore);
+
+impl KeyLookup for UnscopedKeys<'_> {
+    fn master_key(&self, id: i32) -> Option<&Key> {
+        self.0.key_by_id(id)
+    }
+
+    fn site_key(&self, id: i32) -> Option<&Key> {
+        self.0.key_by_id(id)
+    }
+
+    fn refresh_key(&self, id: i32) -> Option<&Key> {
+        self.0.key_by_id(id)
+    }
+}
+
+impl KeyStore {
+    /// This store read as an SDK reads a key response: keys found by id in any keyset, for
+    /// key sets fetched from `/v2/key/sharing` or `/v2/key/bidstream`.
+    pub fn unscoped(&self) -> UnscopedKeys<'_> {
+        UnscopedKeys(self)
     }
 }
 

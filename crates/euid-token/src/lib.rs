@@ -8,12 +8,15 @@ mod generator;
 mod hashids;
 mod identity;
 mod keys;
+#[cfg(feature = "legacy-v2")]
 mod legacy_cbc;
 mod refresh_token;
 mod salts;
 
 pub use euid_normalize::IdentityType;
 
+#[cfg(feature = "legacy-v2")]
+pub use advertising_token::decode_advertising_token_with_legacy;
 pub use advertising_token::{
     decode_advertising_token, mint_advertising_token, mint_advertising_token_bytes,
     AdvertisingToken, AdvertisingTokenFields, OperatorIdentity, TokenVersion,
@@ -24,12 +27,11 @@ pub use generator::{
     PRIVACY_BITS_GENERATE,
 };
 pub use identity::{
-    bucket_index, first_level_hash, raw_uid, raw_uid_v2, IdentityScope, RawUid, RAW_UID_V2_LEN,
-    RAW_UID_V3_LEN,
+    first_level_hash, raw_uid, raw_uid_v2, IdentityScope, RawUid, RAW_UID_V2_LEN, RAW_UID_V3_LEN,
 };
 pub use keys::{
-    Key, KeyStore, KeyStoreError, Keyset, FALLBACK_PUBLISHER_KEYSET_ID, FALLBACK_PUBLISHER_SITE_ID,
-    MASTER_KEYSET_ID, MASTER_KEYSET_ID_FOR_SDKS, REFRESH_KEYSET_ID,
+    Key, KeyLookup, KeyStore, KeyStoreError, Keyset, UnscopedKeys, FALLBACK_PUBLISHER_KEYSET_ID,
+    FALLBACK_PUBLISHER_SITE_ID, MASTER_KEYSET_ID, MASTER_KEYSET_ID_FOR_SDKS, REFRESH_KEYSET_ID,
 };
 pub use refresh_token::{
     decode_refresh_token, mint_refresh_token, open_refresh_envelope, seal_refresh_envelope,
@@ -37,5 +39,6 @@ pub use refresh_token::{
     REFRESH_ENVELOPE_LEN,
 };
 pub use salts::{
-    SaltBucket, SaltBucketRef, SaltError, SaltFileLocation, SaltStore, PRODUCTION_BUCKET_COUNT,
+    bucket_index, SaltBucket, SaltBucketRef, SaltError, SaltFileLocation, SaltStore,
+    PRODUCTION_BUCKET_COUNT,
 };

@@ -10,7 +10,7 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::advertising_token::OperatorIdentity;
 use crate::byte_reader::Reader;
 use crate::identity::{split_prefix, token_prefix};
-use crate::keys::{Key, KeyStore};
+use crate::keys::{Key, KeyLookup};
 use crate::{IdentityScope, IdentityType};
 
 /// Length of a refresh envelope in base64 characters (291 bytes). The live operator routes
@@ -178,8 +178,12 @@ fn push_base64(out: &mut Vec<u8>, input: &[u8]) {
     euid_base64::encode_into(input, euid_base64::Alphabet::Standard, out);
 }
 
-/// Decodes an inner v3 refresh token (no expiry check).
-pub fn decode_refresh_token(keys: &KeyStore, inner: &str) -> Result<RefreshToken, RefreshError> {
+/// Decodes an inner v3 refresh token (no expiry check). Only a refresh key opens it (see
+/// [`KeyLookup`]); any other key id is an unknown key.
+pub fn decode_refresh_token<K: KeyLookup + ?Sized>(
+    keys: &K,
+    inner: &str,
+) -> Result<RefreshToken, RefreshError> {
     let mut bytes = Zeroizing::new(
         euid_base64::decode(inner.as_bytes(), euid_base64::Alphabet::Standard)
             .map_err(|_| RefreshError::InvalidToken("not base64"))?,
@@ -195,7 +199,7 @@ pub fn decode_refresh_token(keys: &KeyStore, inner: &str) -> Result<RefreshToken
         split_prefix(prefix).ok_or(RefreshError::InvalidToken("identity prefix"))?;
     let key_id = i32::from_be_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]);
     let key = keys
-        .key_by_id(key_id)
+        .refresh_key(key_id)
         .ok_or(RefreshError::InvalidToken("unknown key"))?;
     let (iv, ct) = bytes[6..].split_at_mut(GCM_IV_LEN);
     let payload = key
@@ -327,9 +331,11 @@ impl Drop for EnvelopePayload {
 }
 
 /// Opens a refresh envelope and decodes the refresh token inside (expiry is not checked: the
-/// caller compares `token.expires_ms` with its clock, after its opt-out check).
-pub fn open_refresh_envelope(
-    keys: &KeyStore,
+/// caller compares `token.expires_ms` with its clock, after its opt-out check). Both layers
+/// open only under refresh keys (see [`KeyLookup`]): a key of any other keyset is an unknown
+/// key, so the master and site keys handed to partners cannot forge a refresh token.
+pub fn open_refresh_envelope<K: KeyLookup + ?Sized>(
+    keys: &K,
     envelope: &str,
 ) -> Result<OpenedRefresh, RefreshError> {
     if envelope.len() != REFRESH_ENVELOPE_LEN {
@@ -345,7 +351,7 @@ pub fn open_refresh_envelope(
     let scope_byte = bytes[0];
     let key_id = i32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
     let key = keys
-        .key_by_id(key_id)
+        .refresh_key(key_id)
         .ok_or(RefreshError::UnknownKey(key_id))?;
     let (iv, ct) = bytes[5..].split_at_mut(GCM_IV_LEN);
     let json = key

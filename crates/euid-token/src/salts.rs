@@ -7,7 +7,15 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::hashids::BucketIdEncoder;
-use crate::identity::bucket_index;
+
+/// The salt bucket index of a first-level hash: 20 bits from its first bytes (`wire.md` §3),
+/// modulo the number of buckets.
+pub fn bucket_index(first_level_hash: &[u8; 32], bucket_count: usize) -> usize {
+    let raw = (usize::from(first_level_hash[0]) << 12)
+        | (usize::from(first_level_hash[1]) << 4)
+        | usize::from(first_level_hash[2] & 0x0F);
+    raw % bucket_count.max(1)
+}
 
 /// Number of salt buckets in production; smaller tables are allowed (the index wraps).
 pub const PRODUCTION_BUCKET_COUNT: usize = 1 << 20;

@@ -264,6 +264,57 @@ proptest! {
         let _ = open_refresh_envelope(&keys, &STANDARD.encode(&bytes));
         let _ = decode_refresh_token(&keys, &STANDARD.encode(&bytes));
     }
+
+    /// Whoever holds a master, fallback or site key (what `/v2/key/sharing` and
+    /// `/v2/key/bidstream` hand out) cannot make a refresh token: under any non-refresh key,
+    /// in either layer, with any fields, the envelope never opens and never refreshes.
+    #[test]
+    fn a_refresh_token_sealed_under_a_non_refresh_key_never_decodes(
+        ids in distinct_ids(),
+        secrets in any::<[[u8; 32]; 4]>(),
+        ih in any::<[u8; 32]>(),
+        wrong in prop::sample::select(vec![0usize, 2, 3]),
+        site_id in any::<i32>(),
+        privacy_bits in any::<u32>(),
+        established_ms in any::<i64>(),
+        ivs in any::<[[u8; 12]; 2]>(),
+        inner_only in any::<bool>(),
+    ) {
+        let keys = store(ids, secrets, 100, 1_600_000_000);
+        let now = 1_600_000_000_000;
+        let gen = TokenGenerator::new(TokenConfig::default()).unwrap();
+        let salts = salts(4, "x");
+        let t = gen
+            .generate(&keys, &salts, IdentityType::Email, &ih, 100, 1, now, &mut CountingRandom(1))
+            .unwrap();
+        let mut token = open_refresh_envelope(&keys, &t.refresh_token).unwrap().token;
+        token.site_id = site_id;
+        token.privacy_bits = privacy_bits;
+        token.established_ms = established_ms;
+        let forger = keys.key_by_id(ids[wrong]).unwrap();
+        let refresh = keys.key_by_id(ids[1]).unwrap();
+        let inner = mint_refresh_token(&token, forger, &ivs[0]);
+        // The outer layer under the forger's key too, or (were the refresh key ever known)
+        // under the refresh key with only the inner token forged.
+        let outer = if inner_only { refresh } else { forger };
+        let envelope = seal_refresh_envelope(
+            IdentityScope::Euid, outer, &inner, &t.refresh_response_key, &ivs[1],
+        );
+        let opened = open_refresh_envelope(&keys, &envelope);
+        if inner_only {
+            prop_assert_eq!(opened.err(), Some(RefreshError::InvalidToken("unknown key")));
+        } else {
+            prop_assert_eq!(opened.err(), Some(RefreshError::UnknownKey(forger.id)));
+        }
+        prop_assert!(decode_refresh_token(&keys, &inner).is_err());
+        prop_assert!(matches!(
+            gen.refresh(&keys, &salts, &envelope, now, &mut CountingRandom(2)),
+            RefreshOutcome::Invalid(_)
+        ));
+        // Control: the same fields under the refresh key do decode.
+        let honest = mint_refresh_token(&token, refresh, &ivs[0]);
+        prop_assert_eq!(decode_refresh_token(&keys, &honest).map(|t| t.site_id), Ok(site_id));
+    }
 }
 
 /// Every one of the 1,312 bits of one token, and of one refresh envelope, exhaustively.

@@ -236,6 +236,14 @@ fn legacy_v2_and_v3_tokens_from_the_sdk_decode_here() {
             }),
         );
         let token = answer["token"].as_str().unwrap();
+        if version == 2 {
+            // The default decoder (the operator's) refuses unauthenticated v2 tokens.
+            assert_eq!(
+                decode_advertising_token(&keys, token, established_s * 1000),
+                Err(TokenError::VersionNotSupported)
+            );
+        }
+        let decode_advertising_token = decode_advertising_token_with_legacy::<KeyStore>;
         let t = decode_advertising_token(&keys, token, established_s * 1000).unwrap();
         assert_eq!(t.version.wire_value(), if version == 2 { 2 } else { 112 });
         assert_eq!(t.raw_uid, uid);

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use euid_operator::data_dir::DataDir;
 use euid_operator::{init_data_dir, rotate_keys, InitOptions, RotateOptions};
 
 use crate::cli::InitArgs;
@@ -15,8 +16,11 @@ struct Initialized<'a> {
     data_dir: String,
     /// Files this run created (empty when the directory was complete).
     created: &'a [String],
-    demo_client_file: String,
-    site_id: i32,
+    /// Absent when the directory has no demo client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    demo_client_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    site_id: Option<i32>,
 }
 
 /// One key added by `euid keys rotate` (times in epoch seconds).
@@ -28,22 +32,38 @@ struct Rotated {
     expires: i64,
 }
 
-/// `euid init DATA_DIR`: what the operator does on first start; reuses an existing directory.
-pub(crate) fn init(args: &InitArgs, stdout: &mut dyn Write) -> CliResult<u8> {
-    let report = init_data_dir(&args.data_dir, &InitOptions::default()).map_err(|e| {
+/// `euid init DATA_DIR`: what the operator does on first start; in an existing directory it
+/// creates what is missing and never overwrites.
+pub(crate) fn init(
+    args: &InitArgs,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> CliResult<u8> {
+    let options = InitOptions {
+        demo_client: !args.no_demo_client,
+        allow_new_salts: args.allow_new_salts,
+        ..InitOptions::default()
+    };
+    let report = init_data_dir(&args.data_dir, &options).map_err(|e| {
         CliError::failed(format!(
             "cannot initialize {}: {e}",
             args.data_dir.display()
         ))
     })?;
+    // Modes of what existed before are the user's: reported, not changed.
+    for warning in DataDir::new(&args.data_dir).permission_warnings() {
+        let _ = writeln!(stderr, "euid: warning: {warning}");
+    }
     // The secrets stay in demo-client.json; only where to find them is printed.
+    let demo = report.demo_client.as_ref();
     print_json(
         stdout,
         &Initialized {
             data_dir: args.data_dir.display().to_string(),
             created: &report.created,
-            demo_client_file: args.data_dir.join("demo-client.json").display().to_string(),
-            site_id: report.demo_client.site_id,
+            demo_client_file: demo
+                .map(|_| args.data_dir.join("demo-client.json").display().to_string()),
+            site_id: demo.map(|d| d.site_id),
         },
     )?;
     Ok(0)

@@ -19,7 +19,6 @@ pub(crate) fn dispatch(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> CliResult<u8> {
-    let _ = stderr;
     match command {
         Command::EncryptRequest(args) => envelope::encrypt_request(&args, stdin, stdout),
         Command::DecryptResponse(args) => envelope::decrypt_response(&args, stdin, stdout),
@@ -34,7 +33,7 @@ pub(crate) fn dispatch(
             purposes,
         }) => tcf::check(&string, vendor, purposes.as_deref(), stdout),
         Command::Token(TokenCommand::Decrypt(args)) => token::decrypt(&args, stdout),
-        Command::Init(args) => data_dir::init(&args, stdout),
+        Command::Init(args) => data_dir::init(&args, stdout, stderr),
         Command::Keys(KeysCommand::Rotate {
             data_dir: dir,
             activates_in,

@@ -35,17 +35,22 @@ pub(crate) fn decrypt(args: &TokenDecryptArgs, stdout: &mut dyn Write) -> CliRes
     } else {
         now_ms()
     };
-    let token = euid_token::decode_advertising_token(&store, args.token.trim(), now).map_err(
-        |e| match e {
-            TokenError::Expired { expires_ms } => CliError::failed(format!(
+    // Key files are SDK key responses (master keyset as 9999999, bidstream keys without a
+    // keyset id), so keys are found by id alone; bidders may still meet legacy v2 tokens.
+    let token =
+        euid_token::decode_advertising_token_with_legacy(&store.unscoped(), args.token.trim(), now)
+            .map_err(|e| match e {
+                TokenError::Expired { expires_ms } => CliError::failed(format!(
                 "the token expired at {expires_ms} (Unix ms); --ignore-expiry decodes it anyway"
             )),
-            TokenError::UnknownMasterKey(_) | TokenError::UnknownSiteKey(_) => CliError::failed(
-                format!("cannot decrypt the token: {e} in {}", args.keys.display()),
-            ),
-            other => CliError::failed(format!("cannot decrypt the token: {other}")),
-        },
-    )?;
+                TokenError::UnknownMasterKey(_) | TokenError::UnknownSiteKey(_) => {
+                    CliError::failed(format!(
+                        "cannot decrypt the token: {e} in {}",
+                        args.keys.display()
+                    ))
+                }
+                other => CliError::failed(format!("cannot decrypt the token: {other}")),
+            })?;
     print_json(stdout, &token_json(&token))?;
     Ok(0)
 }

@@ -35,7 +35,7 @@ impl TestServer {
             .block_on(euid_operator::start(options))
             .expect("server starts");
         let addr = server.local_addr();
-        let demo = server.demo_client().clone();
+        let demo = server.demo_client().cloned().expect("demo client");
         TestServer {
             runtime,
             server: Some(server),
@@ -354,4 +354,42 @@ pub fn key_store(dir: &Path) -> euid_token::KeyStore {
         &std::fs::read(dir.join("keyset_keys.json")).unwrap(),
     )
     .unwrap()
+}
+
+/// A config that reloads data files every 50 ms.
+pub fn fast_reload() -> euid_operator::OperatorConfig {
+    euid_operator::OperatorConfig::from_json(br#"{"reload_interval_ms":50}"#).unwrap()
+}
+
+/// Adds a client to `clients.json` and waits until the server accepts its key.
+pub fn add_client(
+    server: &TestServer,
+    dir: &Path,
+    site_id: i32,
+    roles: &[euid_operator::clients::Role],
+) -> ApiClient {
+    use euid_operator::clients::{new_client, ClientRecord, RoleSet};
+    let path = dir.join("clients.json");
+    let mut records: Vec<ClientRecord> =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut rng = BatchedOsRandom::new();
+    let new = new_client(site_id, "test", RoleSet::of(roles), 0, &mut rng);
+    records.push(new.record.clone());
+    euid_operator::data_dir::write_atomic(&path, &serde_json::to_vec(&records).unwrap()).unwrap();
+    let client = ApiClient::new(server.addr, &new.api_key, &new.client_secret);
+    let operator = server.server.as_ref().unwrap().operator().clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while operator
+        .snapshot()
+        .clients
+        .authenticate(&new.api_key)
+        .is_none()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "clients.json was not reloaded"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    client
 }
