@@ -37,8 +37,9 @@ pub struct RotationPolicy {
     /// How long after its expiry a refresh key is kept: a refresh token sealed just before
     /// the key expired must still open for its whole lifetime.
     pub refresh_key_retention_seconds: i64,
-    /// How long after its expiry a master or site key is kept: an advertising token's
-    /// lifetime plus the clock skew SDKs allow.
+    /// How long after its expiry a master or site key is kept: the longer of an advertising
+    /// token's and a sharing token's lifetime, plus the clock skew SDKs allow (what
+    /// `/v2/key/sharing` still publishes).
     pub token_key_retention_seconds: i64,
 }
 
@@ -55,6 +56,7 @@ impl RotationPolicy {
                 .saturating_add(skew),
             token_key_retention_seconds: config
                 .identity_token_expires_after_seconds
+                .max(config.sharing_token_expiry_seconds)
                 .saturating_add(skew),
         }
     }
@@ -246,6 +248,21 @@ mod tests {
         };
         init_data_dir(path, &options).unwrap();
         load(path).keys().map(|k| k.created).max().unwrap()
+    }
+
+    #[test]
+    fn retention_covers_every_token_a_key_can_have_sealed() {
+        let c = OperatorConfig::default();
+        let p = RotationPolicy::for_config(&c);
+        assert_eq!(
+            p.refresh_key_retention_seconds,
+            c.refresh_token_expires_after_seconds + c.allow_clock_skew_seconds
+        );
+        // Sharing tokens (30 days) outlive advertising tokens (3 days).
+        assert_eq!(
+            p.token_key_retention_seconds,
+            c.sharing_token_expiry_seconds + c.allow_clock_skew_seconds
+        );
     }
 
     #[test]
