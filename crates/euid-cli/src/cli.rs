@@ -249,7 +249,7 @@ pub(crate) struct InitArgs {
 pub(crate) enum KeysCommand {
     /// Add new keys that activate after a delay; old keys stay until they expire.
     #[command(
-        after_help = "Examples:\n  euid keys rotate euid-data\n  euid keys rotate euid-data --activates-in 600 --lifetime 2592000\n\nA running operator picks the new keys up when it reloads the data directory."
+        after_help = "Examples:\n  euid keys rotate euid-data\n  euid keys rotate euid-data --activates-in 600 --lifetime 7200\n\nA running operator picks the new keys up when it reloads the data directory."
     )]
     Rotate {
         /// The operator data directory.
@@ -258,8 +258,13 @@ pub(crate) enum KeysCommand {
         /// before they are used.
         #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
         activates_in: i64,
-        /// Lifetime of the new keys after activation, in seconds (default: 365 days).
-        #[arg(long, value_name = "SECONDS", default_value_t = 365 * 86_400)]
+        /// Lifetime of the new keys after activation, in seconds (default: one hour, which
+        /// keeps each key well under 2^32 random-IV messages; see docs/KEYS.md).
+        #[arg(
+            long,
+            value_name = "SECONDS",
+            default_value_t = euid_operator::key_rotation::DEFAULT_KEY_LIFETIME_SECONDS
+        )]
         lifetime: i64,
     },
 }

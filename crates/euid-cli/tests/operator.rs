@@ -449,6 +449,8 @@ fn init_and_keys_rotate_a_data_directory() {
             "activates {activates}, now {now}"
         );
         assert!(after.iter().any(|k| k["id"] == key["key_id"]));
+        // One-hour keys by default (docs/KEYS.md: well under 2^32 random-IV messages).
+        assert_eq!(key["expires"].as_i64().expect("expires") - activates, 3600);
     }
 
     euid(

@@ -13,15 +13,32 @@ const BATCH: usize = 4096;
 
 /// A generator that produces random bytes a batch at a time; both generators here share
 /// how a batch is handed out.
+///
+/// Fork safety: a `fork` copies the generator's memory into the child, so parent and child
+/// would hand out the same buffered bytes (and, for [`FastRandom`], the same key chain): the
+/// same IVs under the same keys. `#![forbid(unsafe_code)]` rules out `pthread_atfork` and
+/// `MADV_WIPEONFORK`, so each generator records the process id it was seeded in and checks
+/// it on every fill (one `getpid`, ~0.13 µs here); in a child the id differs, and the
+/// generator drops its buffer and reseeds from the OS before handing out a byte.
 trait Batched {
     /// The batch buffer and the position of its first unused byte.
     fn batch(&mut self) -> (&mut [u8; BATCH], &mut usize);
     /// Makes a fresh batch and resets the position.
     fn refill(&mut self);
+    /// The process id the generator was last seeded in.
+    fn seeded_in(&mut self) -> &mut u32;
+    /// Forgets every buffered byte and all state derived from the old seed, and reseeds
+    /// from the OS (the next `refill` makes the first fresh batch).
+    fn reseed(&mut self);
 
     /// Copies unused bytes into `dest`, refilling as needed, and wipes what it handed out
     /// so a later memory disclosure cannot replay it.
     fn hand_out(&mut self, mut dest: &mut [u8]) {
+        let pid = std::process::id();
+        if *self.seeded_in() != pid {
+            self.reseed();
+            *self.seeded_in() = pid;
+        }
         while !dest.is_empty() {
             if *self.batch().1 == BATCH {
                 self.refill();
@@ -42,10 +59,14 @@ trait Batched {
 /// amortizes it over ~340 IVs. The bytes are the OS CSPRNG's own output, consumed
 /// strictly in order and never handed out twice, so the security argument is the same
 /// as calling the OS per IV. Keep one per thread (it is `Send`, not shared).
+///
+/// Safe across `fork`: a child drops the batch it inherited (see the fork note on the
+/// crate's `Batched` helper: the process id is checked on every fill).
 pub struct BatchedOsRandom {
     os: SystemRandom,
     buf: Box<[u8; BATCH]>,
     pos: usize,
+    pid: u32,
 }
 
 impl BatchedOsRandom {
@@ -55,6 +76,7 @@ impl BatchedOsRandom {
             os: SystemRandom::new(),
             buf: Box::new([0; BATCH]),
             pos: BATCH,
+            pid: std::process::id(),
         }
     }
 
@@ -87,6 +109,15 @@ impl Batched for BatchedOsRandom {
     fn refill(&mut self) {
         BatchedOsRandom::refill(self)
     }
+
+    fn seeded_in(&mut self) -> &mut u32 {
+        &mut self.pid
+    }
+
+    fn reseed(&mut self) {
+        self.buf.fill(0);
+        self.pos = BATCH;
+    }
 }
 
 impl RandomSource for BatchedOsRandom {
@@ -111,12 +142,20 @@ impl<R: RandomSource + ?Sized> RandomSource for &mut R {
 /// disclosure cannot reconstruct earlier output; every 1,024 batches (4 MiB) the key is
 /// replaced from the OS again. The output is indistinguishable from random as long as AES
 /// is a pseudorandom permutation — the same assumption AES-GCM itself rests on.
+///
+/// Safe across `fork`: the generator remembers the process id it was keyed in and checks it
+/// on every fill; a forked child (whose id differs) throws away the inherited batch and key
+/// and rekeys from the OS before its first byte, so parent and child never share output.
+/// The check cannot be unit-tested with a real `fork` without `unsafe`; the tests simulate a
+/// child by changing the recorded id. Keep one generator per thread (it is `Send`, not
+/// shared).
 pub struct FastRandom {
     os: SystemRandom,
     key: ring::aead::LessSafeKey,
     buf: Box<[u8; BATCH]>,
     pos: usize,
     batches_since_reseed: u32,
+    pid: u32,
 }
 
 const RESEED_EVERY_BATCHES: u32 = 1024;
@@ -133,6 +172,7 @@ impl FastRandom {
             buf: Box::new([0; BATCH]),
             pos: BATCH,
             batches_since_reseed: 0,
+            pid: std::process::id(),
         }
     }
 
@@ -192,6 +232,17 @@ impl Batched for FastRandom {
     fn refill(&mut self) {
         FastRandom::refill(self)
     }
+
+    fn seeded_in(&mut self) -> &mut u32 {
+        &mut self.pid
+    }
+
+    fn reseed(&mut self) {
+        self.key = Self::os_key(&self.os);
+        self.buf.fill(0);
+        self.pos = BATCH;
+        self.batches_since_reseed = 0;
+    }
 }
 
 impl RandomSource for FastRandom {
@@ -244,6 +295,71 @@ mod tests {
         FastRandom::new().fill(&mut a);
         FastRandom::new().fill(&mut b);
         assert_ne!(a, b);
+    }
+
+    /// Two generators in the state a `fork` leaves parent and child in: the same key and
+    /// buffer, both recording the id of the process that seeded them.
+    fn forked_fast_pair() -> (FastRandom, FastRandom) {
+        let seed = [7u8; KEY_LEN];
+        let make = || FastRandom {
+            os: SystemRandom::new(),
+            key: FastRandom::key_from(&seed),
+            buf: Box::new([0; BATCH]),
+            pos: BATCH,
+            batches_since_reseed: 0,
+            pid: std::process::id(),
+        };
+        (make(), make())
+    }
+
+    /// What the child sees after a real fork: its process id is no longer the recorded one.
+    /// (A real `fork` needs `unsafe`, which the crate forbids.)
+    fn become_child(rng_pid: &mut u32) {
+        *rng_pid = std::process::id().wrapping_add(1);
+    }
+
+    #[test]
+    fn fast_random_reseeds_in_a_forked_child() {
+        let (mut parent, mut child) = forked_fast_pair();
+        // Same state, same stream: the hazard a fork creates, mid-batch.
+        let (mut a, mut b) = ([0u8; 100], [0u8; 100]);
+        parent.fill(&mut a);
+        child.fill(&mut b);
+        assert_eq!(a, b);
+        become_child(&mut child.pid);
+        parent.fill(&mut a);
+        child.fill(&mut b);
+        assert_ne!(a, b, "a forked child repeated its parent's bytes");
+        assert_eq!(child.pid, std::process::id());
+        assert_eq!(
+            child.batches_since_reseed, 1,
+            "the child rekeyed from the OS"
+        );
+        // And keeps going from its own key, still unlike the parent.
+        let (mut c, mut d) = ([0u8; BATCH], [0u8; BATCH]);
+        parent.fill(&mut c);
+        child.fill(&mut d);
+        assert_ne!(c[..], d[..]);
+    }
+
+    #[test]
+    fn batched_os_random_drops_its_batch_in_a_forked_child() {
+        let mut parent = BatchedOsRandom::new();
+        let mut warm = [0u8; 40];
+        parent.fill(&mut warm);
+        let mut child = BatchedOsRandom::new();
+        child.buf.copy_from_slice(&parent.buf[..]);
+        child.pos = parent.pos;
+        let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+        parent.fill(&mut a);
+        child.fill(&mut b);
+        assert_eq!(a, b);
+        become_child(&mut child.pid);
+        parent.fill(&mut a);
+        child.fill(&mut b);
+        assert_ne!(a, b, "a forked child repeated its parent's bytes");
+        assert_eq!(child.pid, std::process::id());
+        assert_eq!(child.pos, 32, "the child started a fresh batch");
     }
 
     #[test]

@@ -107,10 +107,12 @@ pub(crate) fn agree(secret: &p256::SecretKey, public: &PublicKey) -> AesGcmKey {
 
 /// Decodes a `/v2/token/client-generate` body (`wire.md` §7) for the keypairs in `store`.
 ///
-/// `origin` is the request's `Origin` header, if any. Checks, in order: body shape and
-/// subscription id, disabled keypair (401), app name when `app_name` is present or else
-/// origin (403), the three required fields, public key, IV, decryption, payload JSON,
-/// exactly one of `email_hash` / `phone_hash`.
+/// `origin` is the request's `Origin` header, if any (pass a present but unreadable header
+/// as `Some("")`, so it is refused rather than ignored). Checks, in order: body shape and
+/// subscription id, disabled keypair (401), the origin whenever there is one, the app name
+/// when `app_name` is present, and with neither an origin nor an app name 403
+/// `invalid_http_origin`; then the three required fields, public key, IV, decryption, payload
+/// JSON, exactly one of `email_hash` / `phone_hash`.
 pub fn decode_request<'a>(
     store: &'a KeypairStore,
     body: &[u8],
@@ -126,6 +128,13 @@ pub fn decode_request<'a>(
     if keypair.disabled {
         return Err(CstgError::KeypairDisabled);
     }
+    // A browser always sends `Origin`, so when there is one it is checked even if the body
+    // names an app: otherwise any web page could borrow a site's app name.
+    if let Some(origin) = origin {
+        if !origin_allowed(origin, &keypair.domain_names) {
+            return Err(CstgError::InvalidHttpOrigin);
+        }
+    }
     match request.app_name.as_deref() {
         Some(app) => {
             if !app_name_allowed(app, &keypair.app_names) {
@@ -133,7 +142,7 @@ pub fn decode_request<'a>(
             }
         }
         None => {
-            if !origin.is_some_and(|o| origin_allowed(o, &keypair.domain_names)) {
+            if origin.is_none() {
                 return Err(CstgError::InvalidHttpOrigin);
             }
         }

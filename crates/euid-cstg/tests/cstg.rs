@@ -308,6 +308,37 @@ fn app_name_replaces_the_origin_check() {
 }
 
 #[test]
+fn a_browser_origin_is_checked_even_when_the_body_names_an_app() {
+    let (store, public) = store_with(vec!["com.example.App".into()]);
+    let request = encode(
+        &public,
+        ClientIdentity::EmailHash(HASH),
+        Some("com.example.App"),
+    );
+    // A page on another site copies the app name: its Origin gives it away.
+    for origin in [
+        "https://evil.test",
+        "null",
+        "http://localhost@evil.test",
+        "",
+    ] {
+        let err = decode_request(&store, request.body.as_bytes(), Some(origin)).unwrap_err();
+        assert_eq!(
+            (err.http_status(), err.status()),
+            (403, "invalid_http_origin"),
+            "{origin:?}"
+        );
+    }
+    // A listed origin with a listed app name, and an app without any Origin, both pass.
+    assert!(decode_request(&store, request.body.as_bytes(), Some(ORIGIN)).is_ok());
+    assert!(decode_request(&store, request.body.as_bytes(), None).is_ok());
+    // A web request without an app name needs its Origin.
+    let web = encode(&public, ClientIdentity::EmailHash(HASH), None);
+    let err = decode_request(&store, web.body.as_bytes(), None).unwrap_err();
+    assert_eq!(err, CstgError::InvalidHttpOrigin);
+}
+
+#[test]
 fn aad_matches_json_stringify() {
     assert_eq!(aad_for(1_764_316_800_123, None), b"[1764316800123]");
     assert_eq!(aad_for(5, Some("a\"b")), br#"[5,"a\"b"]"#);

@@ -42,6 +42,14 @@ pub struct OperatorConfig {
     pub listen: Option<String>,
     /// How often the data directory is checked for changed files, in milliseconds. Default 1000.
     pub reload_interval_ms: u64,
+    /// Add each keyset's next key ahead of expiry and drop keys no token can use any more
+    /// (`docs/KEYS.md`). Default on; turn it off when something else manages the key files.
+    pub auto_rotate_keys: bool,
+    /// Lifetime of the keys the operator makes, seconds. Default 3600 (one hour keeps each
+    /// key well under 2^32 random-IV messages at the measured throughput).
+    pub key_lifetime_seconds: i64,
+    /// How long before activation the operator adds a key, seconds. Default 3600.
+    pub key_notice_seconds: i64,
     /// Keys in the file this operator does not know.
     #[serde(flatten)]
     unknown: BTreeMap<String, serde_json::Value>,
@@ -63,6 +71,9 @@ impl Default for OperatorConfig {
             request_timeout_ms: 10_000,
             listen: None,
             reload_interval_ms: 1000,
+            auto_rotate_keys: true,
+            key_lifetime_seconds: crate::key_rotation::DEFAULT_KEY_LIFETIME_SECONDS,
+            key_notice_seconds: crate::key_rotation::DEFAULT_KEY_NOTICE_SECONDS,
             unknown: BTreeMap::new(),
         }
     }
@@ -149,6 +160,14 @@ impl OperatorConfig {
         if self.max_body_bytes == 0 {
             return invalid("max_body_bytes must be positive");
         }
+        if self.key_lifetime_seconds <= 0 || self.key_notice_seconds < 0 {
+            return invalid(
+                "key_lifetime_seconds must be positive and key_notice_seconds not negative",
+            );
+        }
+        if self.key_lifetime_seconds > max || self.key_notice_seconds > max {
+            return invalid("key lifetimes must be under 100 years");
+        }
         if self.request_timeout_ms == 0 || self.reload_interval_ms == 0 {
             return invalid("request_timeout_ms and reload_interval_ms must be positive");
         }
@@ -195,6 +214,8 @@ mod tests {
             r#"{"tcf_purposes":[]}"#,
             r#"{"tcf_purposes":[25]}"#,
             r#"{"max_body_bytes":0}"#,
+            r#"{"key_lifetime_seconds":0}"#,
+            r#"{"key_notice_seconds":-1}"#,
         ] {
             assert!(
                 matches!(

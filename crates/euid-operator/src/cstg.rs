@@ -85,6 +85,18 @@ pub(crate) fn ensure_demo_keypair(
     Ok(changed)
 }
 
+/// The request's `Origin` for the CSTG check: `None` only when there is no such header. A
+/// header that is not visible ASCII, or more than one, is passed on as `""`, which never
+/// matches: dropping it would let the request skip the check when it names an app.
+pub fn origin_header(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let mut values = headers.get_all(axum::http::header::ORIGIN).iter();
+    let first = values.next()?;
+    if values.next().is_some() {
+        return Some("");
+    }
+    Some(first.to_str().unwrap_or(""))
+}
+
 /// `POST /v2/token/client-generate`: decode and check the request, then tokens for the
 /// keypair's site with the client-side privacy bits, sealed with the ECDH shared secret.
 /// Opt-outs are always checked here, as upstream.

@@ -20,7 +20,8 @@ pub struct InitOptions {
     pub demo_site_id: i32,
     /// Number of salt buckets. Default 1024 (production has 1,048,576).
     pub salt_bucket_count: usize,
-    /// Lifetime of generated keys, seconds. Default 365 days.
+    /// Lifetime of generated keys, seconds. Default one hour
+    /// ([`crate::key_rotation::DEFAULT_KEY_LIFETIME_SECONDS`]; the operator adds successors).
     pub key_lifetime_seconds: i64,
     /// The `base_url` written to `demo-client.json`. Default `http://127.0.0.1:8080`.
     pub base_url: String,
@@ -37,7 +38,7 @@ impl Default for InitOptions {
         Self {
             demo_site_id: 999,
             salt_bucket_count: 1024,
-            key_lifetime_seconds: 365 * 86_400,
+            key_lifetime_seconds: crate::key_rotation::DEFAULT_KEY_LIFETIME_SECONDS,
             base_url: format!("http://{}", crate::config::DEFAULT_LISTEN),
             demo_client: true,
             allow_new_salts: false,
@@ -220,7 +221,7 @@ pub fn open_data_dir(
     }
 }
 
-fn random_key(rng: &mut impl RandomSource) -> AesGcmKey {
+pub(crate) fn random_key(rng: &mut impl RandomSource) -> AesGcmKey {
     let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
     rng.fill(&mut bytes[..]);
     AesGcmKey::from_bytes(*bytes)
@@ -306,7 +307,9 @@ pub struct RotateOptions {
     /// Seconds from now until the new keys activate (so every operator and SDK has them
     /// before they are used). Default 3600.
     pub activates_in_seconds: i64,
-    /// Lifetime of the new keys after activation, seconds. Default 365 days.
+    /// Lifetime of the new keys after activation, seconds. Default one hour
+    /// ([`crate::key_rotation::DEFAULT_KEY_LIFETIME_SECONDS`]): a longer-lived key would hold
+    /// off automatic rotation and take more messages than random IVs allow.
     pub lifetime_seconds: i64,
 }
 
@@ -314,7 +317,7 @@ impl Default for RotateOptions {
     fn default() -> Self {
         Self {
             activates_in_seconds: 3600,
-            lifetime_seconds: 365 * 86_400,
+            lifetime_seconds: crate::key_rotation::DEFAULT_KEY_LIFETIME_SECONDS,
         }
     }
 }

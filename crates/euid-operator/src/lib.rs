@@ -9,6 +9,7 @@ pub mod cstg;
 pub mod data_dir;
 pub mod endpoints;
 pub mod init;
+pub mod key_rotation;
 pub mod metrics;
 pub mod optout;
 pub mod server;
@@ -19,5 +20,6 @@ pub use config::OperatorConfig;
 pub use init::{
     init_data_dir, open_data_dir, rotate_keys, InitOptions, InitReport, RotateOptions, RotatedKey,
 };
+pub use key_rotation::{maintain_keys, KeyMaintenance, RotationPolicy};
 pub use server::{router, start, RunningServer, ServerError, ServerOptions};
 pub use state::{Operator, Snapshot};

@@ -153,7 +153,13 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
     let dir = DataDir::new(&options.data_dir);
     let mut init = options.init.clone();
     init.base_url = format!("http://{local_addr}");
+    if config.auto_rotate_keys {
+        init.key_lifetime_seconds = config.key_lifetime_seconds;
+    }
     let demo = open_data_dir(dir.root(), &init)?;
+    // Before the first load, so an operator that was stopped past its keys' expiry starts
+    // with keys it can mint with.
+    crate::key_rotation::maintain_if_enabled(dir.root(), &config, now_ms() / 1000)?;
     let optouts = Arc::new(SqliteOptOutStore::open(&dir.optout_db())?);
     // Modes of an existing directory are the user's: reported, not changed.
     for warning in dir.permission_warnings() {
@@ -164,14 +170,26 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
     let reloader = {
         let operator = operator.clone();
         let every = Duration::from_millis(config.reload_interval_ms);
+        let rotate_every = crate::key_rotation::check_interval(&config);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut rotated_at = Instant::now();
             loop {
                 tick.tick().await;
                 let op = operator.clone();
+                let rotate = rotated_at.elapsed() >= rotate_every;
+                if rotate {
+                    rotated_at = Instant::now();
+                }
                 // Loading a large salt file takes a while: keep it off the request workers.
-                let _ = tokio::task::spawn_blocking(move || op.reload_if_changed()).await;
+                let _ = tokio::task::spawn_blocking(move || {
+                    if rotate {
+                        crate::key_rotation::maintain_logged(&op);
+                    }
+                    op.reload_if_changed()
+                })
+                .await;
             }
         })
     };
@@ -309,7 +327,7 @@ async fn client_generate(
             Ok(b) => b,
             Err(e) => return e,
         };
-        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        let origin = crate::cstg::origin_header(&headers);
         let snapshot = op.snapshot();
         RNG.with(|rng| {
             let mut rng = rng.borrow_mut();

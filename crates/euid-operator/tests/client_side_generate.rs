@@ -82,7 +82,7 @@ fn client_side_tokens_carry_the_site_the_cstg_bit_and_the_mapped_raw_uid() {
     let hash = email_hash(EMAIL);
     let (request, resp) = cstg(&server, ClientIdentity::EmailHash(&hash), ORIGIN);
     assert_eq!(resp.status, 200, "{}", resp.text());
-    assert_eq!(resp.header("access-control-allow-origin"), Some(ORIGIN));
+    assert_eq!(resp.header("access-control-allow-origin"), Some("*"));
     let opened = request.session.open_response(&resp.text()).unwrap();
     let json: serde_json::Value = serde_json::from_slice(&opened).unwrap();
     assert_eq!(json["status"], "success", "{json}");
@@ -180,9 +180,14 @@ fn browser_endpoints_answer_preflights_and_others_do_not_get_cors() {
             b"",
         );
         assert_eq!(pre.status, 204, "{path}");
-        assert_eq!(
-            pre.header("access-control-allow-origin"),
-            Some("https://any.example")
+        // No credentials are read, so none are invited: `*`, and no Allow-Credentials.
+        assert_eq!(pre.header("access-control-allow-origin"), Some("*"));
+        assert_eq!(pre.header("access-control-allow-credentials"), None);
+        // The allowed headers echo the request's, so caches must key on them.
+        let vary = pre.header("vary").unwrap_or_default().to_ascii_lowercase();
+        assert!(
+            vary.contains("access-control-request-headers") && vary.contains("origin"),
+            "{vary}"
         );
         assert!(pre
             .header("access-control-allow-methods")
@@ -199,10 +204,9 @@ fn browser_endpoints_answer_preflights_and_others_do_not_get_cors() {
         &[("Origin", "https://any.example")],
         b"garbage",
     );
-    assert_eq!(
-        refresh.header("access-control-allow-origin"),
-        Some("https://any.example")
-    );
+    assert_eq!(refresh.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(refresh.header("access-control-allow-credentials"), None);
+    assert_eq!(refresh.header("vary"), Some("Origin"));
     let generate = server.request(
         "POST",
         "/v2/token/generate",
@@ -210,4 +214,72 @@ fn browser_endpoints_answer_preflights_and_others_do_not_get_cors() {
         b"",
     );
     assert_eq!(generate.header("access-control-allow-origin"), None);
+}
+
+/// Posts a CSTG request that names `app` with the given raw `Origin` headers.
+fn cstg_app(server: &TestServer, app: &str, origins: &[&str]) -> (ClientRequest, HttpResponse) {
+    let demo = &server.demo;
+    let hash = email_hash(EMAIL);
+    let request = ClientRequest::encode(
+        demo.server_public_key.as_deref().unwrap(),
+        demo.subscription_id.as_deref().unwrap(),
+        ClientIdentity::EmailHash(&hash),
+        now_ms(),
+        Some(app),
+        &mut BatchedOsRandom::new(),
+    )
+    .unwrap();
+    let headers: Vec<(&str, &str)> = origins.iter().map(|o| ("Origin", *o)).collect();
+    let resp = server.request(
+        "POST",
+        "/v2/token/client-generate",
+        &headers,
+        request.body.as_bytes(),
+    );
+    (request, resp)
+}
+
+#[test]
+fn a_browser_origin_is_checked_even_when_the_request_names_an_app() {
+    const APP: &str = "com.example.app";
+    let dir = tempfile::tempdir().unwrap();
+    drop(TestServer::start_in(dir.path(), OperatorConfig::default()));
+    // Give the demo keypair an app name, as a site with a mobile app has.
+    let path = dir.path().join("client_side_keypairs.json");
+    let mut pairs: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    pairs[0]["app_names"] = serde_json::json!([APP]);
+    std::fs::write(&path, pairs.to_string()).unwrap();
+    let server = TestServer::start_in(dir.path(), OperatorConfig::default());
+
+    // A mobile app sends no Origin: the app name is enough.
+    let (request, resp) = cstg_app(&server, APP, &[]);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let opened = request.session.open_response(&resp.text()).unwrap();
+    assert!(String::from_utf8_lossy(&opened).contains("\"success\""));
+    // From a listed page, too.
+    let (_, resp) = cstg_app(&server, APP, &[ORIGIN]);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+
+    // A page elsewhere that copies the app name is refused, whatever its Origin looks like:
+    // another site, userinfo that hides the real host, a path, a non-ASCII value, two values.
+    for origins in [
+        &["https://evil.example"][..],
+        &["http://localhost:80@evil.example"],
+        &["http://localhost:5173/"],
+        &["null"],
+        &["https://\u{e9}vil.example"],
+        &[ORIGIN, "https://evil.example"],
+    ] {
+        let (_, resp) = cstg_app(&server, APP, origins);
+        resp.assert_error(403, "invalid_http_origin", Some("unexpected http origin"));
+    }
+    // Without an app name, the userinfo trick does not pass the web check either.
+    let hash = email_hash(EMAIL);
+    let (_, resp) = cstg(
+        &server,
+        ClientIdentity::EmailHash(&hash),
+        "http://localhost:80@evil.example",
+    );
+    resp.assert_error(403, "invalid_http_origin", Some("unexpected http origin"));
 }

@@ -84,7 +84,10 @@ fn a_restart_reuses_the_data_directory() {
 fn healthcheck_reports_missing_keys_and_stale_data() {
     use euid_token::{Key, KeyStore};
     let dir = tempfile::tempdir().unwrap();
-    let config = OperatorConfig::from_json(br#"{"reload_interval_ms":50}"#).unwrap();
+    // Rotation off: this test breaks the keys on purpose and must see it.
+    let config =
+        OperatorConfig::from_json(br#"{"reload_interval_ms":50,"auto_rotate_keys":false}"#)
+            .unwrap();
     let server = TestServer::start_in(dir.path(), config);
     let health = || server.request("GET", "/ops/healthcheck", &[], b"");
     let wait_for = |status: u16| {

@@ -325,7 +325,10 @@ fn every_acknowledged_logout_survives_kill_9() {
 #[test]
 fn generate_without_an_active_key_is_500_and_recovers() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start_in(dir.path(), fast_reload());
+    // Rotation off: this test breaks the keys on purpose and must see it.
+    let mut config = fast_reload();
+    config.auto_rotate_keys = false;
+    let server = TestServer::start_in(dir.path(), config);
     let client = ApiClient::demo(&server);
     let health = || server.request("GET", "/ops/healthcheck", &[], b"");
     let keys_path = dir.path().join("keyset_keys.json");
