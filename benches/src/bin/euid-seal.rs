@@ -97,7 +97,10 @@ fn post(addr: &str, path: &str, api_key: &str, body: &str) -> Result<(u16, Vec<u
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or("no status")?;
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         return Err("chunked replies are not expected".to_owned());
     }
     Ok((status, raw[head_end + 4..].to_vec()))
@@ -116,8 +119,7 @@ fn run(args: &Args) -> Result<(), String> {
             .ok_or(format!("{}: no {name}", demo_path.display()))
     };
     let api_key = field("api_key")?;
-    let secret =
-        ClientSecret::from_base64(&field("client_secret")?).map_err(|e| e.to_string())?;
+    let secret = ClientSecret::from_base64(&field("client_secret")?).map_err(|e| e.to_string())?;
     let addr = args
         .url
         .strip_prefix("http://")

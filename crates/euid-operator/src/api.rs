@@ -5,73 +5,12 @@ use euid_base64::{encode_into, encoded_len, Alphabet};
 use euid_crypto::RandomSource;
 use euid_envelope::{open_request, seal_refresh_response, seal_response, BodyEncoding};
 
+pub use crate::api_response::{ApiResponse, JSON, OCTET_STREAM, TEXT};
 use crate::clients::{bearer_key, Client, Role};
 use crate::endpoints;
 use crate::optout::OptOutStore;
+pub use crate::route::Endpoint;
 use crate::state::Snapshot;
-
-/// An API endpoint served through the request pipeline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Endpoint {
-    /// `POST /v2/token/generate`.
-    TokenGenerate,
-    /// `POST /v2/token/refresh`.
-    TokenRefresh,
-    /// `POST /v2/token/validate`.
-    TokenValidate,
-    /// `POST /v2/token/logout`.
-    TokenLogout,
-    /// `POST /v2/key/bidstream`.
-    KeyBidstream,
-    /// `POST /v2/key/sharing`.
-    KeySharing,
-    /// `POST /v2/identity/map`.
-    IdentityMap,
-    /// `POST /v2/optout/status`.
-    OptoutStatus,
-}
-
-impl Endpoint {
-    /// Every endpoint.
-    pub const ALL: [Endpoint; 8] = [
-        Endpoint::TokenGenerate,
-        Endpoint::TokenRefresh,
-        Endpoint::TokenValidate,
-        Endpoint::TokenLogout,
-        Endpoint::KeyBidstream,
-        Endpoint::KeySharing,
-        Endpoint::IdentityMap,
-        Endpoint::OptoutStatus,
-    ];
-
-    /// The URL path.
-    pub const fn path(self) -> &'static str {
-        match self {
-            Endpoint::TokenGenerate => "/v2/token/generate",
-            Endpoint::TokenRefresh => "/v2/token/refresh",
-            Endpoint::TokenValidate => "/v2/token/validate",
-            Endpoint::TokenLogout => "/v2/token/logout",
-            Endpoint::KeyBidstream => "/v2/key/bidstream",
-            Endpoint::KeySharing => "/v2/key/sharing",
-            Endpoint::IdentityMap => "/v2/identity/map",
-            Endpoint::OptoutStatus => "/v2/optout/status",
-        }
-    }
-
-    /// The roles of which the caller needs any one (`wire.md` §7); empty = no auth needed.
-    pub const fn roles(self) -> &'static [Role] {
-        match self {
-            Endpoint::TokenGenerate | Endpoint::TokenValidate => &[Role::Generator],
-            Endpoint::TokenRefresh => &[],
-            Endpoint::TokenLogout => &[Role::Optout],
-            Endpoint::KeyBidstream => &[Role::IdReader],
-            Endpoint::KeySharing => &[Role::Sharer, Role::IdReader],
-            Endpoint::IdentityMap => &[Role::Mapper],
-            Endpoint::OptoutStatus => &[Role::Mapper, Role::Sharer, Role::IdReader],
-        }
-    }
-}
 
 /// One request, as the HTTP layer saw it.
 #[derive(Clone, Copy)]
@@ -93,67 +32,6 @@ impl std::fmt::Debug for ApiRequest<'_> {
             .field("binary", &self.binary)
             .field("body_len", &self.body.len())
             .finish_non_exhaustive()
-    }
-}
-
-/// What to send back.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiResponse {
-    /// HTTP status code.
-    pub http_status: u16,
-    /// `Content-Type` of the body.
-    pub content_type: &'static str,
-    /// The body: encrypted (200) or plain JSON (errors).
-    pub body: Vec<u8>,
-    /// The authenticated caller's site, for logs.
-    pub site_id: Option<i32>,
-}
-
-impl std::fmt::Debug for ApiResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiResponse")
-            .field("http_status", &self.http_status)
-            .field("content_type", &self.content_type)
-            .field("body_len", &self.body.len())
-            .finish_non_exhaustive()
-    }
-}
-
-/// `Content-Type` of plain JSON error bodies.
-pub const JSON: &str = "application/json";
-/// `Content-Type` of base64 text bodies.
-pub const TEXT: &str = "text/plain";
-/// `Content-Type` of binary bodies.
-pub const OCTET_STREAM: &str = "application/octet-stream";
-
-impl ApiResponse {
-    /// A plain JSON `{"status":..,"message":..}` error (never encrypted, decision 9).
-    pub fn error(http_status: u16, status: &str, message: Option<&str>) -> ApiResponse {
-        let body = match message {
-            Some(m) => serde_json::json!({ "status": status, "message": m }),
-            None => serde_json::json!({ "status": status }),
-        };
-        ApiResponse {
-            http_status,
-            content_type: JSON,
-            body: body.to_string().into_bytes(),
-            site_id: None,
-        }
-    }
-
-    /// 400 `client_error` with `message`.
-    pub fn client_error(message: &str) -> ApiResponse {
-        Self::error(400, "client_error", Some(message))
-    }
-
-    /// 401 `{"status":"unauthorized"}` (no message, `wire.md` §7).
-    pub fn unauthorized() -> ApiResponse {
-        Self::error(401, "unauthorized", None)
-    }
-
-    pub(crate) fn with_site(mut self, site_id: Option<i32>) -> ApiResponse {
-        self.site_id = site_id;
-        self
     }
 }
 

@@ -1,42 +1,28 @@
 //! `POST /v2/token/client-generate` (client-side token generation, `wire.md` §7) and the
 //! client-side keypairs in the data directory (`client_side_keypairs.json`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use euid_crypto::RandomSource;
-use euid_cstg::{decode_request, KeypairStore, ServerKeypair};
+use euid_cstg::{decode_request, ServerKeypair};
 use euid_normalize::IdentityInput;
 use euid_token::{first_level_hash, PRIVACY_BITS_CLIENT_SIDE};
 
-use crate::api::{ApiResponse, JSON, TEXT};
-use crate::data_dir::{self, write_atomic, DataDir, DataDirError, DemoClient};
+use crate::api_response::{ApiResponse, JSON, TEXT};
+use crate::data_dir::{write_atomic, DataDir, DataDirError, DemoClient};
 use crate::endpoints::{self, INVALID_IDENTIFIER};
 use crate::optout::OptOutStore;
 use crate::state::Snapshot;
 
 /// The URL path.
-pub const PATH: &str = "/v2/token/client-generate";
-/// The keypairs file, in the data directory.
-pub const KEYPAIRS_FILE: &str = "client_side_keypairs.json";
+pub const PATH: &str = crate::route::CLIENT_GENERATE_PATH;
+pub use crate::data_dir::KEYPAIRS_FILE;
 /// Origins the demo site's keypair accepts: a publisher page on this machine.
 pub const DEMO_DOMAINS: [&str; 2] = ["localhost", "127.0.0.1"];
 
 const OPTOUT_JSON: &[u8] = br#"{"status":"optout"}"#;
 
-/// Where the keypairs live in `dir`.
-pub fn keypairs_path(dir: &DataDir) -> PathBuf {
-    dir.client_side_keypairs()
-}
-
-/// Loads the keypairs; a data directory without the file has none (CSTG answers
-/// `bad subscription_id`).
-pub fn load_keypairs(dir: &DataDir) -> Result<KeypairStore, DataDirError> {
-    let path = keypairs_path(dir);
-    if !path.exists() {
-        return Ok(KeypairStore::new());
-    }
-    KeypairStore::from_json(&data_dir::read(&path)?).map_err(|e| DataDirError::invalid(&path, e))
-}
+pub use crate::data_dir::{keypairs_path, load_keypairs};
 
 /// First-start part of `init_data_dir`: creates `client_side_keypairs.json` with one keypair
 /// for the demo site (domains `localhost` and `127.0.0.1`) when missing, and makes sure

@@ -16,7 +16,11 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use euid_cstg::KeypairStore;
 use serde::{Deserialize, Serialize};
+
+/// The keypairs file, in the data directory.
+pub const KEYPAIRS_FILE: &str = "client_side_keypairs.json";
 
 /// The default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "euid-data";
@@ -70,7 +74,7 @@ impl DataDir {
 
     /// `client_side_keypairs.json`.
     pub fn client_side_keypairs(&self) -> PathBuf {
-        self.root.join(crate::cstg::KEYPAIRS_FILE)
+        self.root.join(KEYPAIRS_FILE)
     }
 
     /// `demo-client.json`.
@@ -417,6 +421,21 @@ fn create_temp_file(dir: &Path, name: &str) -> std::io::Result<(PathBuf, fs::Fil
         }
     }
     Err(last.unwrap_or_else(|| std::io::Error::other("no temporary file name left")))
+}
+
+/// Where the keypairs live in `dir`.
+pub fn keypairs_path(dir: &DataDir) -> PathBuf {
+    dir.client_side_keypairs()
+}
+
+/// Loads the keypairs; a data directory without the file has none (CSTG answers
+/// `bad subscription_id`).
+pub fn load_keypairs(dir: &DataDir) -> Result<KeypairStore, DataDirError> {
+    let path = keypairs_path(dir);
+    if !path.exists() {
+        return Ok(KeypairStore::new());
+    }
+    KeypairStore::from_json(&read(&path)?).map_err(|e| DataDirError::invalid(&path, e))
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use euid_token::{
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use crate::api::ApiResponse;
+use crate::api_response::ApiResponse;
 use crate::clients::{Client, Role};
 use crate::optout::{OptOutRecord, OptOutStore};
 use crate::state::Snapshot;

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use euid_crypto::{AesGcmKey, BatchedOsRandom, RandomSource};
+use euid_crypto::{BatchedOsRandom, RandomSource};
 use euid_token::{
     Key, KeyStore, Keyset, SaltBucket, SaltFileLocation, SaltStore, FALLBACK_PUBLISHER_KEYSET_ID,
     FALLBACK_PUBLISHER_SITE_ID, MASTER_KEYSET_ID, REFRESH_KEYSET_ID,
@@ -21,7 +21,7 @@ pub struct InitOptions {
     /// Number of salt buckets. Default 1024 (production has 1,048,576).
     pub salt_bucket_count: usize,
     /// Lifetime of generated keys, seconds. Default one hour
-    /// ([`crate::key_rotation::DEFAULT_KEY_LIFETIME_SECONDS`]; the operator adds successors).
+    /// ([`crate::config::DEFAULT_KEY_LIFETIME_SECONDS`]; the operator adds successors).
     pub key_lifetime_seconds: i64,
     /// The `base_url` written to `demo-client.json`. Default `http://127.0.0.1:8080`.
     pub base_url: String,
@@ -38,7 +38,7 @@ impl Default for InitOptions {
         Self {
             demo_site_id: 999,
             salt_bucket_count: 1024,
-            key_lifetime_seconds: crate::key_rotation::DEFAULT_KEY_LIFETIME_SECONDS,
+            key_lifetime_seconds: crate::config::DEFAULT_KEY_LIFETIME_SECONDS,
             base_url: format!("http://{}", crate::config::DEFAULT_LISTEN),
             demo_client: true,
             allow_new_salts: false,
@@ -58,7 +58,7 @@ pub struct InitReport {
 }
 
 fn now_s() -> i64 {
-    crate::server::now_ms() / 1000
+    crate::clock::now_ms() / 1000
 }
 
 /// Creates whatever is missing in the data directory at `path`: keysets and keys (master,
@@ -221,12 +221,6 @@ pub fn open_data_dir(
     }
 }
 
-pub(crate) fn random_key(rng: &mut impl RandomSource) -> AesGcmKey {
-    let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
-    rng.fill(&mut bytes[..]);
-    AesGcmKey::from_bytes(*bytes)
-}
-
 fn random_text(rng: &mut impl RandomSource) -> zeroize::Zeroizing<String> {
     let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
     rng.fill(&mut bytes[..]);
@@ -271,7 +265,16 @@ fn initial_keys(
     let keys = keyset_ids
         .iter()
         .zip(1..)
-        .map(|(&keyset_id, id)| Key::new(id, keyset_id, now, now, expires, random_key(rng)))
+        .map(|(&keyset_id, id)| {
+            Key::new(
+                id,
+                keyset_id,
+                now,
+                now,
+                expires,
+                crate::key_rotation::random_key(rng),
+            )
+        })
         .collect();
     KeyStore::new(keysets, keys).map_err(|e| DataDirError::invalid(Path::new("keysets.json"), e))
 }
@@ -308,7 +311,7 @@ pub struct RotateOptions {
     /// before they are used). Default 3600.
     pub activates_in_seconds: i64,
     /// Lifetime of the new keys after activation, seconds. Default one hour
-    /// ([`crate::key_rotation::DEFAULT_KEY_LIFETIME_SECONDS`]): a longer-lived key would hold
+    /// ([`crate::config::DEFAULT_KEY_LIFETIME_SECONDS`]): a longer-lived key would hold
     /// off automatic rotation and take more messages than random IVs allow.
     pub lifetime_seconds: i64,
 }
@@ -317,7 +320,7 @@ impl Default for RotateOptions {
     fn default() -> Self {
         Self {
             activates_in_seconds: 3600,
-            lifetime_seconds: crate::key_rotation::DEFAULT_KEY_LIFETIME_SECONDS,
+            lifetime_seconds: crate::config::DEFAULT_KEY_LIFETIME_SECONDS,
         }
     }
 }
@@ -380,7 +383,7 @@ pub fn rotate_keys(path: &Path, options: &RotateOptions) -> Result<Vec<RotatedKe
             now,
             activates,
             expires,
-            random_key(&mut rng),
+            crate::key_rotation::random_key(&mut rng),
         ));
         added.push(RotatedKey {
             keyset_id,

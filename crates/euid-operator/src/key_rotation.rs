@@ -6,26 +6,15 @@
 //! ([`DEFAULT_KEY_LIFETIME_SECONDS`]), and the operator adds each keyset's next key ahead of
 //! time and drops keys that can no longer open any token.
 
+use euid_crypto::{AesGcmKey, RandomSource};
 use std::path::Path;
 
 use euid_crypto::BatchedOsRandom;
 use euid_token::{Key, KeyStore, Keyset, MASTER_KEYSET_ID, REFRESH_KEYSET_ID};
 
 use crate::config::OperatorConfig;
+pub use crate::config::{DEFAULT_KEY_LIFETIME_SECONDS, DEFAULT_KEY_NOTICE_SECONDS};
 use crate::data_dir::{self, write_atomic, DataDir, DataDirError};
-
-/// The default lifetime of a master, refresh or site key: one hour.
-///
-/// A generate (or refresh) seals once under the master key, once under the site key and twice
-/// under the refresh key (inner token and envelope). At the measured ~65,000 generates/s on
-/// 2 vCPUs (`docs/PERFORMANCE.md`) that is 130,000 refresh-key messages per second, so an
-/// hour is 4.7 × 10^8 ≈ 2^28.8 messages: under 2^30, and 9× under 2^32.
-pub const DEFAULT_KEY_LIFETIME_SECONDS: i64 = 3600;
-
-/// How long a key added by rotation sits in the store before it activates, by default: one
-/// hour, so SDKs that refresh their keys hourly hold a master or site key before the first
-/// token under it appears.
-pub const DEFAULT_KEY_NOTICE_SECONDS: i64 = 3600;
 
 /// How the operator keeps its keys fresh.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,7 +153,7 @@ pub fn maintain_keys(
                 now_s,
                 activates,
                 expires,
-                crate::init::random_key(&mut rng),
+                random_key(&mut rng),
             ));
             report.added.push((keyset_id, next_id, activates));
             next_id = next_id.saturating_add(1);
@@ -202,8 +191,15 @@ pub(crate) fn check_interval(config: &OperatorConfig) -> std::time::Duration {
 
 /// One reload-loop tick of rotation: a failure is logged (the keys in use stay valid until
 /// they expire, and the healthcheck reports a keyset without an active key).
+/// A fresh AES-256 key from `rng`.
+pub(crate) fn random_key(rng: &mut impl RandomSource) -> AesGcmKey {
+    let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+    rng.fill(&mut bytes[..]);
+    AesGcmKey::from_bytes(*bytes)
+}
+
 pub(crate) fn maintain_logged(operator: &crate::state::Operator) {
-    let now_s = crate::server::now_ms() / 1000;
+    let now_s = crate::clock::now_ms() / 1000;
     match maintain_if_enabled(operator.data_dir().root(), operator.config(), now_s) {
         Ok(report) if !report.is_empty() => tracing::info!(
             added = report.added.len(),

@@ -2,7 +2,9 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+mod api_response;
 pub mod clients;
+mod clock;
 pub mod config;
 pub mod cors;
 pub mod cstg;
@@ -12,6 +14,7 @@ pub mod init;
 pub mod key_rotation;
 pub mod metrics;
 pub mod optout;
+mod route;
 pub mod server;
 pub mod state;
 

@@ -31,13 +31,7 @@ thread_local! {
     static RNG: RefCell<FastRandom> = RefCell::new(FastRandom::new());
 }
 
-/// The current time, Unix ms.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+pub use crate::clock::now_ms;
 
 /// How to start a server.
 #[derive(Clone, Debug)]

@@ -165,7 +165,7 @@ impl Snapshot {
             max_future_ms: skew_ms,
         };
         let test_identities = TestIdentities::new(&salts);
-        let cstg_keypairs = crate::cstg::load_keypairs(dir)?;
+        let cstg_keypairs = crate::data_dir::load_keypairs(dir)?;
         Ok(Snapshot {
             config,
             clients,
