@@ -9,7 +9,8 @@
 # level info, its own logging to a file). Prints requests/s, p50 and p99 per run, and last
 #   ratio generate=X.XX refresh=Y.YY
 # the mean over rounds of each endpoint's requests/s over the echo's in the same round.
-# Fails if any run answers anything but 200. Binds 127.0.0.1 only.
+# Fails if any run answers anything but 200. Binds 127.0.0.1 only. OPERATOR_ARGS adds flags to
+# the operator (e.g. OPERATOR_ARGS="--access-log off" to measure the access log's cost).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -45,7 +46,8 @@ wait_port() { # PORT: until something accepts on it (10 s at most)
 }
 
 op_port=$(free_port)
-"$bin/euid-operator" --data-dir "$work/data" --listen "127.0.0.1:$op_port" >"$work/operator.out" 2>"$work/operator.log" &
+# shellcheck disable=SC2086
+"$bin/euid-operator" --data-dir "$work/data" --listen "127.0.0.1:$op_port" ${OPERATOR_ARGS:-} >"$work/operator.out" 2>"$work/operator.log" &
 pids+=($!)
 echo_port=$(free_port)
 "$bin/euid-echo" --listen "127.0.0.1:$echo_port" 2>"$work/echo.log" &

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 pub mod api;
 mod api_response;
 pub mod clients;
@@ -18,6 +19,7 @@ mod route;
 pub mod server;
 pub mod state;
 
+pub use access_log::{AccessLog, AccessLogMode};
 pub use api::{handle, ApiRequest, ApiResponse, Endpoint};
 pub use config::OperatorConfig;
 pub use init::{

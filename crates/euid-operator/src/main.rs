@@ -1,17 +1,19 @@
 #![forbid(unsafe_code)]
 //! The `euid-operator` binary:
-//! `euid-operator [--data-dir DIR] [--listen ADDR] [--config FILE] [--no-demo-client]`.
+//! `euid-operator [--data-dir DIR] [--listen ADDR] [--config FILE] [--no-demo-client]
+//! [--access-log on|off|sample:N]`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use euid_operator::{InitOptions, OperatorConfig, ServerOptions};
+use euid_operator::{AccessLogMode, InitOptions, OperatorConfig, ServerOptions};
 
 const USAGE: &str = "\
 euid-operator: the EUID v2 operator
 
 USAGE:
     euid-operator [--data-dir DIR] [--listen ADDR] [--config FILE] [--no-demo-client]
+                  [--access-log on|off|sample:N]
 
 OPTIONS:
     --data-dir DIR     data directory (env EUID_DATA_DIR; default ./euid-data); created when
@@ -21,15 +23,20 @@ OPTIONS:
                        (identity_token_expires_after_seconds, ...)
     --no-demo-client   a new data directory gets no demo client (no demo-client.json); an
                        existing one's demo-client.json is not read
+    --access-log MODE  one line per request (endpoint, status, latency, site) at info level:
+                       on (default), off, or sample:N for one request in N (env
+                       EUID_ACCESS_LOG); written by a thread of its own, never by a request
     -h, --help         print this help
 
-Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) to change the level.";
+Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) to change the level. Access lines
+follow it too: RUST_LOG=warn turns them off.";
 
 struct Args {
     data_dir: Option<PathBuf>,
     listen: Option<String>,
     config: Option<PathBuf>,
     no_demo_client: bool,
+    access_log: Option<String>,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -38,6 +45,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         listen: None,
         config: None,
         no_demo_client: false,
+        access_log: None,
     };
     let mut it = std::env::args_os().skip(1);
     while let Some(arg) = it.next() {
@@ -58,6 +66,7 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--listen" => args.listen = Some(value()?),
             "--config" => args.config = Some(PathBuf::from(value()?)),
             "--no-demo-client" if inline.is_none() => args.no_demo_client = true,
+            "--access-log" => args.access_log = Some(value()?),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -100,6 +109,22 @@ fn main() -> ExitCode {
         tracing::warn!(key, "config key not used by this operator");
     }
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let access_log = match args
+        .access_log
+        .or_else(|| env("EUID_ACCESS_LOG"))
+        .map(|m| m.parse::<AccessLogMode>())
+        .transpose()
+    {
+        // Access lines are info-level lines: a filter that hides info hides them too.
+        Ok(mode) if tracing::enabled!(target: "euid_operator::access", tracing::Level::INFO) => {
+            mode.unwrap_or(AccessLogMode::On)
+        }
+        Ok(_) => AccessLogMode::Off,
+        Err(e) => {
+            eprintln!("euid-operator: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
     let options = ServerOptions {
         data_dir: args
             .data_dir
@@ -111,6 +136,7 @@ fn main() -> ExitCode {
             demo_client: !args.no_demo_client,
             ..InitOptions::default()
         },
+        access_log,
     };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::access_log::{AccessLog, AccessLogMode};
 use crate::api::{self, ApiRequest, ApiResponse, Endpoint};
 use crate::config::{OperatorConfig, DEFAULT_LISTEN};
 use crate::data_dir::{DataDir, DataDirError, DemoClient};
@@ -45,6 +46,9 @@ pub struct ServerOptions {
     pub config: OperatorConfig,
     /// What a first start creates (`init.demo_client: false` is `--no-demo-client`).
     pub init: InitOptions,
+    /// Access lines, written to stderr by a thread of their own (`--access-log`; off here by
+    /// default, on in the `euid-operator` binary).
+    pub access_log: AccessLogMode,
 }
 
 impl Default for ServerOptions {
@@ -54,6 +58,7 @@ impl Default for ServerOptions {
             listen: None,
             config: OperatorConfig::default(),
             init: InitOptions::default(),
+            access_log: AccessLogMode::Off,
         }
     }
 }
@@ -65,6 +70,12 @@ pub enum ServerError {
     /// The data directory could not be created or loaded.
     #[error("data directory: {0}")]
     DataDir(#[from] DataDirError),
+    /// The access log thread could not be started.
+    #[error("access log: {source}")]
+    AccessLog {
+        /// Why.
+        source: std::io::Error,
+    },
     /// The opt-out database could not be opened.
     #[error("{0}")]
     OptOut(#[from] crate::optout::OptOutError),
@@ -112,10 +123,17 @@ impl RunningServer {
             let _ = tx.send(());
         }
         self.reloader.abort();
-        match self.task.await {
+        let served = match self.task.await {
             Ok(result) => result,
             Err(join) => Err(std::io::Error::other(join)),
-        }
+        };
+        // The process may exit before the operator is dropped: write the last access lines.
+        let operator = self.operator.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            operator.access_log().flush(Duration::from_secs(2));
+        })
+        .await;
+        served
     }
 
     /// Runs until `signal` completes, then shuts down gracefully.
@@ -159,7 +177,10 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
     for warning in dir.permission_warnings() {
         tracing::warn!("{warning}");
     }
-    let operator = Arc::new(Operator::load(dir, config.clone(), optouts)?);
+    let access_log = AccessLog::start(options.access_log, Box::new(std::io::stderr()))
+        .map_err(|source| ServerError::AccessLog { source })?;
+    let operator =
+        Arc::new(Operator::load(dir, config.clone(), optouts)?.with_access_log(access_log));
 
     let reloader = {
         let operator = operator.clone();
@@ -341,12 +362,11 @@ async fn client_generate(
     let elapsed = started.elapsed();
     op.metrics()
         .observe(crate::cstg::PATH, response.http_status, elapsed);
-    tracing::info!(
-        endpoint = crate::cstg::PATH,
-        status = response.http_status,
-        latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-        site_id = response.site_id,
-        "request"
+    op.access_log().record(
+        crate::cstg::PATH,
+        response.http_status,
+        elapsed,
+        response.site_id,
     );
     to_http(response)
 }
@@ -441,12 +461,11 @@ async fn serve_api(
     op.metrics()
         .observe(endpoint.path(), response.http_status, elapsed);
     // Only the endpoint, status, latency and site: never bodies, keys, tokens or identities.
-    tracing::info!(
-        endpoint = endpoint.path(),
-        status = response.http_status,
-        latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-        site_id = response.site_id,
-        "request"
+    op.access_log().record(
+        endpoint.path(),
+        response.http_status,
+        elapsed,
+        response.site_id,
     );
     to_http(response)
 }

@@ -13,6 +13,7 @@ use euid_token::{
     first_level_hash, IdentityScope, KeyStore, SaltStore, TokenConfig, TokenGenerator,
 };
 
+use crate::access_log::AccessLog;
 use crate::clients::ClientStore;
 use crate::config::OperatorConfig;
 use crate::data_dir::{self, DataDir, DataDirError};
@@ -209,6 +210,7 @@ pub struct Operator {
     reload_problem: ArcSwapOption<ReloadProblem>,
     reload_attempts: AtomicU64,
     batch_permits: tokio::sync::Semaphore,
+    access_log: AccessLog,
 }
 
 /// The reloader's bookkeeping.
@@ -276,6 +278,17 @@ fn public_reason(dir: &DataDir, err: &DataDirError) -> String {
 }
 
 impl Operator {
+    /// The operator with `log` as its access log (the default writes none).
+    pub fn with_access_log(mut self, log: AccessLog) -> Operator {
+        self.access_log = log;
+        self
+    }
+
+    /// The access log.
+    pub fn access_log(&self) -> &AccessLog {
+        &self.access_log
+    }
+
     /// Loads the data directory into a first snapshot.
     pub fn load(
         data_dir: DataDir,
@@ -298,6 +311,7 @@ impl Operator {
             reload_problem: ArcSwapOption::empty(),
             reload_attempts: AtomicU64::new(0),
             batch_permits: tokio::sync::Semaphore::new(cores),
+            access_log: AccessLog::off(),
         })
     }
 

@@ -393,3 +393,100 @@ pub fn add_client(
     }
     client
 }
+
+/// The real `euid-operator` binary on 127.0.0.1:0, its stdout and stderr captured in full.
+pub struct SpawnedOperator {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+    readers: Vec<std::thread::JoinHandle<Vec<u8>>>,
+}
+
+impl SpawnedOperator {
+    /// Starts the binary on `data_dir` with `args` and `envs` added; waits for its address.
+    pub fn spawn(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> SpawnedOperator {
+        use std::process::{Command, Stdio};
+        let mut command = Command::new(env!("CARGO_BIN_EXE_euid-operator"));
+        command
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("EUID_ACCESS_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("spawn euid-operator");
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let mut stdout = child.stdout.take().unwrap();
+        let stdout_reader = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            let mut buf = [0u8; 4096];
+            let mut announced = false;
+            loop {
+                match stdout.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => all.extend_from_slice(&buf[..n]),
+                }
+                if !announced {
+                    let text = String::from_utf8_lossy(&all);
+                    if let Some(line) = text
+                        .lines()
+                        .find(|l| l.starts_with("euid-operator is listening on http://"))
+                    {
+                        announced = true;
+                        let _ = tx.send(line.to_owned());
+                    }
+                }
+            }
+            all
+        });
+        let mut stderr = child.stderr.take().unwrap();
+        let stderr_reader = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            let _ = stderr.read_to_end(&mut all);
+            all
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the binary prints its address");
+        let addr = line
+            .trim_start_matches("euid-operator is listening on http://")
+            .trim()
+            .parse()
+            .expect("address");
+        SpawnedOperator {
+            child,
+            addr,
+            readers: vec![stdout_reader, stderr_reader],
+        }
+    }
+
+    /// SIGTERM (a graceful stop), then everything the process wrote.
+    pub fn stop(mut self) -> String {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let exit = loop {
+            if let Some(exit) = self.child.try_wait().unwrap() {
+                break exit;
+            }
+            if std::time::Instant::now() > deadline {
+                self.child.kill().unwrap();
+                panic!("the operator did not stop on SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(exit.success(), "exit status {exit:?}");
+        let mut log = Vec::new();
+        for reader in self.readers {
+            log.extend(reader.join().unwrap());
+        }
+        String::from_utf8_lossy(&log).into_owned()
+    }
+}
