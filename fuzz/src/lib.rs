@@ -54,8 +54,8 @@ pub struct CliRun {
 }
 
 /// Runs the `euid` CLI in process (`euid_cli::run`) and checks what every run must hold:
-/// the exit code is a documented one, and a failure writes nothing to stdout and an error
-/// starting `euid: ` to stderr, never one of `secrets`.
+/// the exit code is a documented one, and a failure writes nothing to stdout and one error
+/// line starting `euid: ` to stderr, never one of `secrets`.
 pub fn run_cli(args: &[&str], stdin: &[u8], secrets: &[&str]) -> CliRun {
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
