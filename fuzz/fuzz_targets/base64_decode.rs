@@ -7,6 +7,7 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 use euid_base64::{decode, decode_into, encode_to_string, Alphabet};
+use euid_fuzz::reached;
 use libfuzzer_sys::fuzz_target;
 
 const CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
@@ -36,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
             Err(_) => assert_eq!(out, b"prefix"),
         }
         if let Some(bytes) = ours {
+            reached("a decoded input");
             let again = encode_to_string(&bytes, alphabet);
             assert_eq!(decode(again.as_bytes(), alphabet).ok(), Some(bytes));
         }

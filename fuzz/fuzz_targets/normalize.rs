@@ -2,6 +2,7 @@
 //! Any bytes, read as an email, phone number or hash input, give a typed result and
 //! never panic; accepted results are consistent with each other.
 
+use euid_fuzz::reached;
 use euid_normalize::{
     hash_email, hash_phone, normalize_email, parse_email_hash, parse_phone_hash, IdentityHash,
     IdentityInput, IdentityType,
@@ -13,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
 
     match normalize_email(&text) {
         Ok(normalized) => {
+            reached("a normalized email");
             assert_eq!(
                 normalize_email(&normalized).as_deref(),
                 Ok(normalized.as_str())
@@ -45,6 +47,7 @@ fuzz_target!(|data: &[u8]| {
         IdentityInput::PhoneHash(&text),
     ] {
         if let Ok(hash) = input.to_identity_hash() {
+            reached("an identity hash");
             assert_eq!(hash.identity_type(), input.identity_type());
         }
     }

@@ -21,6 +21,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use euid_crypto::{AesGcmKey, BatchedOsRandom};
 use euid_envelope::{open_refresh_response, open_response, seal_request, ClientSecret};
+use euid_fuzz::reached;
 use euid_operator::cstg::{client_generate, KEYPAIRS_FILE};
 use euid_operator::data_dir::DataDir;
 use euid_operator::optout::{OptOutError, OptOutRecord, OptOutStore};
@@ -189,6 +190,9 @@ fuzz_target!(|data: &[u8]| {
             &mut rng,
         );
         no_server_error(&response, "client-generate");
+        if response.http_status == 200 {
+            reached("client-generate answers 200");
+        }
         return;
     };
 
@@ -204,6 +208,7 @@ fuzz_target!(|data: &[u8]| {
         if response.http_status == 200 && body == f.refresh_token {
             open_refresh_response(&f.refresh_response_key, &response.body)
                 .expect("a refresh 200 opens with the token's response key");
+            reached("refresh of the fixture's token answers 200");
         }
         return;
     }
@@ -228,5 +233,6 @@ fuzz_target!(|data: &[u8]| {
         let json: serde_json::Value =
             serde_json::from_slice(&opened.json).expect("a 200 carries JSON");
         assert!(json["status"].is_string(), "a 200 without status: {json}");
+        reached("an envelope endpoint answers 200");
     }
 });

@@ -3,6 +3,7 @@
 //! a loaded store derives identities, and the files it writes load to a store that derives
 //! the same identities and writes the same salts.
 
+use euid_fuzz::reached;
 use euid_token::{
     first_level_hash, raw_uid, IdentityScope, IdentityType, SaltFileLocation, SaltStore,
 };
@@ -13,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let (meta, csv) = data.split_at(split);
     let csv = csv.get(1..).unwrap_or_default();
     if let Ok(salts) = SaltStore::from_files(meta, csv) {
+        reached("a loaded salt store");
         let flh = first_level_hash(data, &salts);
         let uid = raw_uid(&flh, IdentityScope::Euid, IdentityType::Phone, &salts);
         let bucket_id = salts.bucket_for(&flh).bucket_id();

@@ -4,6 +4,7 @@
 //! proportional to the input's length (a hostile MaxVendorId or millions of claimed ids must
 //! not be expanded).
 
+use euid_fuzz::reached;
 use euid_tcf::{decode, encode, ConsentPolicy, TcString};
 use libfuzzer_sys::fuzz_target;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -51,6 +52,7 @@ fuzz_target!(|data: &[u8]| {
     PEAK.store(start, Ordering::Relaxed);
 
     let parsed = TcString::parse(&text);
+    let decoded = parsed.is_ok();
     let verdict = ConsentPolicy::default().evaluate(&text);
     assert_eq!(parsed.is_ok(), verdict.is_ok());
     if let Ok(tc) = parsed {
@@ -68,4 +70,8 @@ fuzz_target!(|data: &[u8]| {
         "{used} bytes of heap for a {}-byte input",
         data.len()
     );
+    // After the heap check: the first report allocates.
+    if decoded {
+        reached("a decoded TC string");
+    }
 });

@@ -5,6 +5,9 @@
 // requires agreement on every field.
 //
 // Usage: node tcf_differential.mjs <seed> <count>
+//        node tcf_differential.mjs --decode < strings
+// The second form reads TC strings (one a line, e.g. euid-tcf's re-encodings of the first
+// form's models) and prints {"fields": ...} (or {"error": ...}) for each, from IAB's decoder.
 //
 // Encoding goes segment by segment through SegmentEncoder on a plain object, which needs no
 // Global Vendor List (TCString.encode would fetch one and rewrite fields). Decoding uses
@@ -19,7 +22,8 @@ import {
   Vector,
 } from '@iabtechlabtcf/core';
 
-const seed = Number.parseInt(process.argv[2] ?? '1', 10);
+const decodeMode = process.argv[2] === '--decode';
+const seed = decodeMode ? 1 : Number.parseInt(process.argv[2] ?? '1', 10);
 const count = Number.parseInt(process.argv[3] ?? '1000', 10);
 if (!Number.isInteger(seed) || !Number.isInteger(count) || count < 0) {
   console.error('usage: node tcf_differential.mjs <seed> <count>');
@@ -235,10 +239,24 @@ function fields(d) {
   };
 }
 
-const out = [];
-for (let i = 0; i < count; i++) {
-  const input = encode(randomModel());
-  const decoded = TCString.decode(input, {});
-  out.push(JSON.stringify({ input, fields: fields(decoded) }));
+if (decodeMode) {
+  const { readFileSync } = await import('node:fs');
+  const lines = readFileSync(0, 'utf8').split('\n').filter((l) => l.length > 0);
+  const decoded = lines.map((line) => {
+    try {
+      return JSON.stringify({ fields: fields(TCString.decode(line, {})) });
+    } catch (err) {
+      return JSON.stringify({ error: String(err) });
+    }
+  });
+  // No process.exit: it could cut a large write to a pipe short.
+  process.stdout.write(decoded.join('\n') + (decoded.length ? '\n' : ''));
+} else {
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const input = encode(randomModel());
+    const decoded = TCString.decode(input, {});
+    out.push(JSON.stringify({ input, fields: fields(decoded) }));
+  }
+  process.stdout.write(out.join('\n') + (out.length ? '\n' : ''));
 }
-process.stdout.write(out.join('\n') + (out.length ? '\n' : ''));

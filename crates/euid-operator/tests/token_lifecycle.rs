@@ -428,3 +428,27 @@ fn validate_compares_raw_uids_for_the_callers_own_tokens() {
     let (r, _) = client.send("/v2/token/validate", &format!(r#"{{"token":"{token}"}}"#));
     r.assert_error(400, "client_error", Some("Required Parameter Missing: exactly one of [email, email_hash, phone, phone_hash] must be specified"));
 }
+
+/// The response envelope carries the server's clock (`wire.md` §1.2), not the client's:
+/// a request stamped a minute in the past is answered with a timestamp taken while the
+/// request was served. (The SDKs never read it, so only this test checks it.)
+#[test]
+fn responses_carry_the_server_timestamp() {
+    let (_dir, _server, client) = server();
+    let client_time = now_ms() - 60_000;
+    let (body, nonce) = client.envelope(
+        &format!(r#"{{"email":"clock@example.com","tcf_consent_string":"{SUFFICIENT_TCF}"}}"#),
+        client_time,
+    );
+    let before = now_ms();
+    let resp = client.post("/v2/token/generate", &body, &[]);
+    let after = now_ms();
+    assert_eq!(resp.status, 200, "body: {}", resp.text());
+    let opened = euid_envelope::open_response(&client.secret, &resp.body, Some(nonce))
+        .expect("the response opens and echoes the nonce");
+    assert!(
+        (before..=after).contains(&opened.timestamp_ms),
+        "response timestamp {} outside the request's {before}..={after} (client sent {client_time})",
+        opened.timestamp_ms
+    );
+}

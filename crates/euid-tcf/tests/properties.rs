@@ -200,14 +200,26 @@ proptest! {
         prop_assert_eq!(parsed.is_ok(), decode(&text).is_ok());
         prop_assert_eq!(parsed.is_ok(), ConsentPolicy::default().evaluate(&text).is_ok());
     }
+}
 
-    #[test]
-    fn mutated_strings_decode_to_re_encodable_models(
-        m in model(),
-        edits in prop::collection::vec((any::<prop::sample::Index>(), 0usize..64), 1..4),
-        cut in any::<prop::sample::Index>(),
-    ) {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/// Edits of 1–2 characters of an encoded model, and (one case in twenty) a cut: whatever
+/// still decodes encodes again and reads back the same. Counted: most cases must decode, or
+/// the property checks nothing (with up to 3 edits and always a cut, 1 case in 300 did;
+/// now about 60% do).
+#[test]
+fn mutated_strings_decode_to_re_encodable_models() {
+    use proptest::test_runner::TestRunner;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let (cases, decoded) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let strategy = (
+        model(),
+        prop::collection::vec((any::<prop::sample::Index>(), 0usize..64), 1..3),
+        prop::option::weighted(0.05, any::<prop::sample::Index>()),
+    );
+    let mut runner = TestRunner::new(ProptestConfig::with_cases(300));
+    let result = runner.run(&strategy, |(m, edits, cut)| {
         let text = encode(&m).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let mut bytes = text.into_bytes();
         for (at, c) in edits {
@@ -216,12 +228,26 @@ proptest! {
                 bytes[i] = ALPHABET[c];
             }
         }
-        bytes.truncate(cut.index(bytes.len() + 1));
+        if let Some(cut) = cut {
+            bytes.truncate(cut.index(bytes.len() + 1));
+        }
         let mutated = String::from_utf8(bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        cases.fetch_add(1, Ordering::Relaxed);
         if let Ok(model) = decode(&mutated) {
-            // Whatever decodes can be encoded again, and reads back the same.
-            let again = encode(&model).map_err(|e| TestCaseError::fail(format!("{mutated}: {e}")))?;
+            decoded.fetch_add(1, Ordering::Relaxed);
+            let again =
+                encode(&model).map_err(|e| TestCaseError::fail(format!("{mutated}: {e}")))?;
             prop_assert_eq!(decode(&again), Ok(model));
         }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
     }
+    let (cases, decoded) = (cases.into_inner(), decoded.into_inner());
+    eprintln!("mutated strings: {decoded} of {cases} decode");
+    assert!(
+        decoded * 2 > cases,
+        "only {decoded} of {cases} mutated strings decode: the property rarely runs"
+    );
 }

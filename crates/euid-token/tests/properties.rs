@@ -360,3 +360,79 @@ fn every_single_bit_flip_is_refused() {
         );
     }
 }
+
+/// Generate → decode → refresh over a salt table of realistic size (2^20 buckets, as large
+/// as production tables get), for random identities: the round trip holds, and the
+/// identities spread over the whole table (a bucket index cut to 16 bits, say, would never
+/// reach the upper buckets; with the 1–40 buckets above it could not show).
+#[test]
+fn round_trips_over_a_million_salt_buckets() {
+    use proptest::test_runner::TestRunner;
+    use std::sync::Mutex;
+
+    const BUCKETS: usize = 1 << 20;
+    let salts = salts(BUCKETS, "first-level-salt");
+    let keys = store(
+        [1, 2, 3, 4],
+        [[1; 32], [2; 32], [3; 32], [4; 32]],
+        4242,
+        1_700_000_000,
+    );
+    let gen = TokenGenerator::new(TokenConfig::default()).unwrap();
+    let now = 1_700_000_000_000 + 86_400_000;
+    let buckets = Mutex::new(Vec::new());
+    let strategy = (identity_type(), any::<[u8; 32]>(), any::<u8>());
+    let mut runner = TestRunner::new(ProptestConfig::with_cases(128));
+    let result = runner.run(&strategy, |(ty, ih, seed)| {
+        let t = gen
+            .generate(
+                &keys,
+                &salts,
+                ty,
+                &ih,
+                4242,
+                0,
+                now,
+                &mut CountingRandom(seed),
+            )
+            .unwrap();
+        let ad = decode_advertising_token(&keys, &t.advertising_token, now).unwrap();
+        let flh = first_level_hash(&ih, &salts);
+        prop_assert_eq!(&ad.raw_uid, &raw_uid(&flh, IdentityScope::Euid, ty, &salts));
+        let bucket: i64 = salts.bucket_for(&flh).bucket_id().parse().unwrap();
+        prop_assert!((0..BUCKETS as i64).contains(&bucket));
+        buckets.lock().unwrap().push(bucket);
+        match gen.refresh(
+            &keys,
+            &salts,
+            &t.refresh_token,
+            now + 1000,
+            &mut CountingRandom(!seed),
+        ) {
+            RefreshOutcome::Refreshed { tokens, .. } => {
+                let again =
+                    decode_advertising_token(&keys, &tokens.advertising_token, now + 1000).unwrap();
+                prop_assert_eq!(again.raw_uid, ad.raw_uid);
+            }
+            other => prop_assert!(false, "expected Refreshed, got {:?}", other),
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let mut buckets = buckets.into_inner().unwrap();
+    let cases = buckets.len();
+    buckets.sort_unstable();
+    buckets.dedup();
+    // 128 draws from 2^20 buckets: a collision is unlikely, many would mean poor spreading.
+    assert!(
+        buckets.len() >= cases - 2,
+        "{} buckets for {cases} identities",
+        buckets.len()
+    );
+    assert!(
+        buckets.iter().filter(|&&b| b >= 1 << 19).count() >= cases / 4,
+        "the upper half of the table is rarely used: {buckets:?}"
+    );
+}
