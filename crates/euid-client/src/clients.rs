@@ -1,0 +1,309 @@
+//! The blocking clients: publisher, bidstream, sharing and identity map.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use euid_crypto::BatchedOsRandom;
+use euid_envelope::ClientSecret;
+
+use crate::transport::{Retry, Transport, TransportConfig};
+use crate::{
+    decrypt_token, encrypt_raw_uid, open_refresh, refresh_request_body, ClientError, ClientType,
+    DecryptionResponse, EnvelopeRequest, IdentityMapInput, IdentityMapResponse, IdentityTokens,
+    KeySnapshot, ResponseJson, TokenGenerateInput, TokenResponse,
+};
+
+/// The wall clock, Unix ms.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// One operator, one API key and client secret. `Debug` never shows either.
+#[derive(Debug)]
+struct Connection {
+    transport: Transport,
+    secret: ClientSecret,
+    rng: Mutex<BatchedOsRandom>,
+}
+
+impl Connection {
+    fn new(
+        base_url: &str,
+        api_key: &str,
+        client_secret: &str,
+        config: TransportConfig,
+    ) -> Result<Self, ClientError> {
+        Ok(Connection {
+            transport: Transport::new(base_url, api_key, config)?,
+            secret: ClientSecret::from_base64(client_secret)?,
+            rng: Mutex::new(BatchedOsRandom::new()),
+        })
+    }
+
+    /// Seals `json`, POSTs it and opens the answer.
+    fn call(
+        &self,
+        path: &'static str,
+        json: &[u8],
+        retry: Retry,
+    ) -> Result<ResponseJson, ClientError> {
+        let request = {
+            let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
+            EnvelopeRequest::seal(&self.secret, path, json, now_ms(), &mut *rng)
+        };
+        let response = self.transport.post(path, &request.body, retry)?;
+        request.open(&self.secret, response.status, &response.body)
+    }
+
+    fn fetch_keys(&self, path: &'static str) -> Result<KeySnapshot, ClientError> {
+        let response = self.call(path, b"", Retry::Idempotent)?;
+        KeySnapshot::from_body(&response.body)
+    }
+}
+
+/// A publisher: generates and refreshes identities with `/v2/token/generate` and
+/// `/v2/token/refresh`. Neither call is retried (see [`Retry::Once`]).
+#[derive(Debug)]
+pub struct PublisherClient {
+    conn: Connection,
+}
+
+impl PublisherClient {
+    /// A client for the operator at `base_url` with default timeouts and retries.
+    pub fn new(base_url: &str, api_key: &str, client_secret: &str) -> Result<Self, ClientError> {
+        Self::with_config(base_url, api_key, client_secret, TransportConfig::default())
+    }
+
+    /// A client with the given timeouts and retries.
+    pub fn with_config(
+        base_url: &str,
+        api_key: &str,
+        client_secret: &str,
+        config: TransportConfig,
+    ) -> Result<Self, ClientError> {
+        Ok(PublisherClient {
+            conn: Connection::new(base_url, api_key, client_secret, config)?,
+        })
+    }
+
+    /// Generates an identity: success, opt-out or insufficient consent.
+    pub fn generate_token(&self, input: &TokenGenerateInput) -> Result<TokenResponse, ClientError> {
+        let json = input.to_request_json()?;
+        let response = self.conn.call("/v2/token/generate", &json, Retry::Once)?;
+        TokenResponse::from_generate(response)
+    }
+
+    /// Refreshes an identity, decrypting the answer with its `refresh_response_key`.
+    pub fn refresh_token(&self, identity: &IdentityTokens) -> Result<TokenResponse, ClientError> {
+        let key = identity.refresh_response_key()?;
+        let response = self.conn.transport.post(
+            "/v2/token/refresh",
+            &refresh_request_body(&identity.refresh_token),
+            Retry::Once,
+        )?;
+        let json = open_refresh(&key, response.status, &response.body)?;
+        TokenResponse::from_refresh(json, now_ms())
+    }
+}
+
+/// The current key snapshot of a bidstream or sharing client, swapped whole on refresh so
+/// decrypts never wait for a fetch.
+#[derive(Debug, Default)]
+struct Keys(RwLock<Option<Arc<KeySnapshot>>>);
+
+impl Keys {
+    fn get(&self) -> Option<Arc<KeySnapshot>> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set(&self, snapshot: KeySnapshot) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(snapshot));
+    }
+}
+
+/// A bidder: keys from `/v2/key/bidstream`, decryption of tokens from bid requests.
+#[derive(Debug)]
+pub struct BidstreamClient {
+    conn: Connection,
+    keys: Keys,
+}
+
+impl BidstreamClient {
+    /// A client for the operator at `base_url` with default timeouts and retries.
+    pub fn new(base_url: &str, api_key: &str, client_secret: &str) -> Result<Self, ClientError> {
+        Self::with_config(base_url, api_key, client_secret, TransportConfig::default())
+    }
+
+    /// A client with the given timeouts and retries.
+    pub fn with_config(
+        base_url: &str,
+        api_key: &str,
+        client_secret: &str,
+        config: TransportConfig,
+    ) -> Result<Self, ClientError> {
+        Ok(BidstreamClient {
+            conn: Connection::new(base_url, api_key, client_secret, config)?,
+            keys: Keys::default(),
+        })
+    }
+
+    /// Fetches the keys and swaps them in. On failure the previous keys stay.
+    pub fn refresh(&self) -> Result<(), ClientError> {
+        let snapshot = self.conn.fetch_keys("/v2/key/bidstream")?;
+        self.keys.set(snapshot);
+        Ok(())
+    }
+
+    /// The current key snapshot, if any.
+    pub fn keys(&self) -> Option<Arc<KeySnapshot>> {
+        self.keys.get()
+    }
+
+    /// Decrypts a token from a bid request made on `domain_or_app_name`.
+    pub fn decrypt_token_into_raw_uid(
+        &self,
+        token: &str,
+        domain_or_app_name: Option<&str>,
+    ) -> DecryptionResponse {
+        self.decrypt_token_into_raw_uid_at(token, domain_or_app_name, now_ms())
+    }
+
+    /// [`Self::decrypt_token_into_raw_uid`] at a given time, Unix ms.
+    pub fn decrypt_token_into_raw_uid_at(
+        &self,
+        token: &str,
+        domain_or_app_name: Option<&str>,
+        now_ms: i64,
+    ) -> DecryptionResponse {
+        let keys = self.keys.get();
+        decrypt_token(
+            keys.as_deref(),
+            token,
+            domain_or_app_name,
+            ClientType::Bidstream,
+            now_ms,
+        )
+    }
+}
+
+/// A sharer: keys from `/v2/key/sharing`, raw UIDs encrypted into tokens and back.
+#[derive(Debug)]
+pub struct SharingClient {
+    conn: Connection,
+    keys: Keys,
+}
+
+impl SharingClient {
+    /// A client for the operator at `base_url` with default timeouts and retries.
+    pub fn new(base_url: &str, api_key: &str, client_secret: &str) -> Result<Self, ClientError> {
+        Self::with_config(base_url, api_key, client_secret, TransportConfig::default())
+    }
+
+    /// A client with the given timeouts and retries.
+    pub fn with_config(
+        base_url: &str,
+        api_key: &str,
+        client_secret: &str,
+        config: TransportConfig,
+    ) -> Result<Self, ClientError> {
+        Ok(SharingClient {
+            conn: Connection::new(base_url, api_key, client_secret, config)?,
+            keys: Keys::default(),
+        })
+    }
+
+    /// Fetches the keys and swaps them in. On failure the previous keys stay.
+    pub fn refresh(&self) -> Result<(), ClientError> {
+        let snapshot = self.conn.fetch_keys("/v2/key/sharing")?;
+        self.keys.set(snapshot);
+        Ok(())
+    }
+
+    /// The current key snapshot, if any.
+    pub fn keys(&self) -> Option<Arc<KeySnapshot>> {
+        self.keys.get()
+    }
+
+    /// Encrypts a raw UID (standard base64) into a sharing token with the default keyset.
+    pub fn encrypt_raw_uid_into_token(&self, raw_uid: &str) -> Result<String, ClientError> {
+        self.encrypt_raw_uid_into_token_for_keyset(raw_uid, None)
+    }
+
+    /// Encrypts a raw UID into a sharing token with the active key of `keyset_id`.
+    pub fn encrypt_raw_uid_into_token_for_keyset(
+        &self,
+        raw_uid: &str,
+        keyset_id: Option<i32>,
+    ) -> Result<String, ClientError> {
+        let keys = self.keys.get();
+        let mut rng = self.conn.rng.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(encrypt_raw_uid(
+            keys.as_deref(),
+            raw_uid,
+            keyset_id,
+            now_ms(),
+            &mut *rng,
+        )?)
+    }
+
+    /// Decrypts a sharing token.
+    pub fn decrypt_token_into_raw_uid(&self, token: &str) -> DecryptionResponse {
+        let keys = self.keys.get();
+        decrypt_token(keys.as_deref(), token, None, ClientType::Sharing, now_ms())
+    }
+}
+
+/// An advertiser or data provider: `/v2/identity/map` and `/v2/optout/status`, both retried.
+#[derive(Debug)]
+pub struct IdentityMapClient {
+    conn: Connection,
+}
+
+impl IdentityMapClient {
+    /// A client for the operator at `base_url` with default timeouts and retries.
+    pub fn new(base_url: &str, api_key: &str, client_secret: &str) -> Result<Self, ClientError> {
+        Self::with_config(base_url, api_key, client_secret, TransportConfig::default())
+    }
+
+    /// A client with the given timeouts and retries.
+    pub fn with_config(
+        base_url: &str,
+        api_key: &str,
+        client_secret: &str,
+        config: TransportConfig,
+    ) -> Result<Self, ClientError> {
+        Ok(IdentityMapClient {
+            conn: Connection::new(base_url, api_key, client_secret, config)?,
+        })
+    }
+
+    /// Maps identities to raw UIDs.
+    pub fn generate_identity_map(
+        &self,
+        input: &IdentityMapInput,
+    ) -> Result<IdentityMapResponse, ClientError> {
+        let response = self.conn.call(
+            "/v2/identity/map",
+            &input.to_request_json(),
+            Retry::Idempotent,
+        )?;
+        input.parse_response(&response.into_success_body()?)
+    }
+
+    /// Which of these raw UIDs opted out, and since when (Unix ms). At most 5000 per call.
+    pub fn optout_status<S: AsRef<str>>(
+        &self,
+        raw_uids: &[S],
+    ) -> Result<HashMap<String, i64>, ClientError> {
+        let json = crate::optout_status_request_json(raw_uids)?;
+        let response = self
+            .conn
+            .call("/v2/optout/status", &json, Retry::Idempotent)?;
+        crate::parse_optout_status(&response.into_success_body()?)
+    }
+}
