@@ -1,0 +1,257 @@
+//! Timeouts and retries over real sockets on 127.0.0.1: a listener that never answers, and a
+//! tiny server that answers a scripted series of statuses, sealing real envelopes for 200s.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use euid_client::transport::{TransportConfig, TransportError};
+use euid_client::{BidstreamClient, ClientError, PublisherClient, TokenGenerateInput};
+use euid_envelope::{open_request, seal_response, BodyEncoding, ClientSecret, SkewPolicy};
+
+const SECRET_BYTES: [u8; 32] = [7; 32];
+const API_KEY: &str = "test-api-key";
+
+fn secret_b64() -> String {
+    STANDARD.encode(SECRET_BYTES)
+}
+
+fn fast(max_retries: u32, timeout_ms: u64) -> TransportConfig {
+    TransportConfig {
+        timeout: Duration::from_millis(timeout_ms),
+        max_retries,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(40),
+    }
+}
+
+/// A listener that accepts connections, counts them and never answers.
+fn silent_server() -> (String, Arc<Mutex<usize>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(Mutex::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { break };
+            *seen.lock().unwrap() += 1;
+            held.push(stream);
+        }
+    });
+    (url, count)
+}
+
+#[test]
+fn every_request_times_out_and_idempotent_ones_are_retried() {
+    let (url, count) = silent_server();
+    let bidder = BidstreamClient::with_config(&url, API_KEY, &secret_b64(), fast(2, 300)).unwrap();
+    let start = Instant::now();
+    let err = bidder.refresh().unwrap_err();
+    let elapsed = start.elapsed();
+    assert!(
+        matches!(err, ClientError::Transport(TransportError::Timeout { .. })),
+        "{err:?}"
+    );
+    assert!(elapsed >= Duration::from_millis(900), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    assert_eq!(*count.lock().unwrap(), 3, "one attempt and two retries");
+
+    let (url, count) = silent_server();
+    let publisher =
+        PublisherClient::with_config(&url, API_KEY, &secret_b64(), fast(2, 300)).unwrap();
+    let err = publisher
+        .generate_token(&TokenGenerateInput::from_email("a@example.com"))
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::Transport(TransportError::Timeout { .. })),
+        "{err:?}"
+    );
+    assert_eq!(*count.lock().unwrap(), 1, "generate is not retried");
+}
+
+#[test]
+fn a_refused_connection_is_a_typed_error() {
+    // Bind then drop: nothing listens on the port any more.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bidder = BidstreamClient::with_config(
+        &format!("http://127.0.0.1:{port}"),
+        API_KEY,
+        &secret_b64(),
+        fast(1, 500),
+    )
+    .unwrap();
+    let err = bidder.refresh().unwrap_err();
+    assert!(
+        matches!(err, ClientError::Transport(TransportError::Io { .. })),
+        "{err:?}"
+    );
+}
+
+/// One request as the scripted server saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    path: String,
+    headers: Vec<(String, String)>,
+}
+
+/// Answers the statuses of `script` in order (then 200s); a 200 is a sealed key answer.
+fn scripted_server(script: Vec<u16>) -> (String, Arc<Mutex<Vec<Seen>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        let secret = ClientSecret::from_bytes(SECRET_BYTES);
+        let mut script = script.into_iter();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let Some((path, headers, body)) = read_request(&mut stream) else {
+                continue;
+            };
+            log.lock().unwrap().push(Seen { path, headers });
+            let status = script.next().unwrap_or(200);
+            let body = if status == 200 {
+                let opened = open_request(
+                    &body,
+                    BodyEncoding::Base64Text,
+                    &secret,
+                    now_ms(),
+                    &SkewPolicy::default(),
+                )
+                .expect("the client's envelope opens");
+                let json = br#"{"status":"success","body":{"identity_scope":"EUID","keys":[{"id":1,"created":1,"activates":1,"expires":4000000000,"secret":"BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="}]}}"#;
+                let mut rng = euid_crypto::BatchedOsRandom::new();
+                STANDARD
+                    .encode(seal_response(
+                        &secret,
+                        now_ms(),
+                        opened.nonce,
+                        json,
+                        &mut rng,
+                    ))
+                    .into_bytes()
+            } else {
+                br#"{"status":"unknown"}"#.to_vec()
+            };
+            let head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    (url, seen)
+}
+
+fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<(String, String)>, Vec<u8>)> {
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8(raw[..head_end].to_vec()).ok()?;
+    let mut lines = head.split("\r\n");
+    let path = lines.next()?.split(' ').nth(1)?.to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let len: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = raw[head_end + 4..].to_vec();
+    while body.len() < len {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&buf[..n]);
+    }
+    Some((path, headers, body))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[test]
+fn key_fetch_retries_503_and_429_then_succeeds_with_the_version_header() {
+    let (url, seen) = scripted_server(vec![503, 429]);
+    let bidder = BidstreamClient::with_config(&url, API_KEY, &secret_b64(), fast(3, 2000)).unwrap();
+    bidder.refresh().unwrap();
+    assert!(bidder.keys().unwrap().key_store().key_by_id(1).is_some());
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    let version = format!("euid-client-rs-{}", env!("CARGO_PKG_VERSION"));
+    for s in &seen {
+        assert_eq!(s.path, "/v2/key/bidstream");
+        let header = |name: &str| {
+            s.headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(header("x-uid2-client-version"), Some(version.clone()));
+        assert_eq!(header("authorization"), Some(format!("Bearer {API_KEY}")));
+    }
+}
+
+#[test]
+fn retries_stop_after_max_retries_and_on_4xx() {
+    let (url, seen) = scripted_server(vec![503, 503, 503, 503]);
+    let bidder = BidstreamClient::with_config(&url, API_KEY, &secret_b64(), fast(2, 2000)).unwrap();
+    let err = bidder.refresh().unwrap_err();
+    assert!(
+        matches!(err, ClientError::HttpStatus { status: 503, .. }),
+        "{err:?}"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    assert!(bidder.keys().is_none());
+
+    let (url, seen) = scripted_server(vec![400]);
+    let bidder = BidstreamClient::with_config(&url, API_KEY, &secret_b64(), fast(3, 2000)).unwrap();
+    let err = bidder.refresh().unwrap_err();
+    assert!(
+        matches!(err, ClientError::HttpStatus { status: 400, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "4xx other than 429 is not retried"
+    );
+
+    let (url, seen) = scripted_server(vec![503]);
+    let publisher =
+        PublisherClient::with_config(&url, API_KEY, &secret_b64(), fast(3, 2000)).unwrap();
+    let err = publisher
+        .generate_token(&TokenGenerateInput::from_email("a@example.com"))
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::HttpStatus { status: 503, .. }),
+        "{err:?}"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 1, "generate is not retried");
+}
