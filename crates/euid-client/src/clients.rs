@@ -1,7 +1,9 @@
 //! The blocking clients: publisher, bidstream, sharing and identity map.
 
 use std::collections::HashMap;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
 
 use euid_crypto::BatchedOsRandom;
 use euid_envelope::ClientSecret;
@@ -188,6 +190,68 @@ impl BidstreamClient {
             ClientType::Bidstream,
             now_ms,
         )
+    }
+}
+
+impl BidstreamClient {
+    /// Refreshes the keys every `interval` on a background thread until the handle is
+    /// dropped. A failed refresh keeps the previous keys (and is retried as configured);
+    /// decrypts never wait for it. The first refresh happens at once.
+    pub fn start_background_refresh(self: &Arc<Self>, interval: Duration) -> BackgroundRefresh {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let client = Arc::clone(self);
+        let last_error = Arc::new(Mutex::new(None));
+        let errors = Arc::clone(&last_error);
+        let thread = std::thread::Builder::new()
+            .name("euid-key-refresh".to_owned())
+            .spawn(move || loop {
+                let outcome = client.refresh().err().map(|e| e.to_string());
+                *errors.lock().unwrap_or_else(PoisonError::into_inner) = outcome;
+                match stopped.recv_timeout(interval) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+                }
+            })
+            .ok();
+        BackgroundRefresh {
+            stop: Some(stop),
+            thread,
+            last_error,
+        }
+    }
+}
+
+/// A running background key refresher; dropping it stops the thread.
+#[derive(Debug)]
+pub struct BackgroundRefresh {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    last_error: Arc<Mutex<Option<String>>>,
+}
+
+impl BackgroundRefresh {
+    /// Why the latest refresh failed, or `None` if it succeeded (or none ran yet).
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether the refresher thread could be started.
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+}
+
+impl Drop for BackgroundRefresh {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

@@ -29,7 +29,9 @@ pub use keys::KeySnapshot;
 pub use publisher::{IdentityTokens, TokenGenerateInput, TokenResponse};
 
 #[cfg(feature = "blocking")]
-pub use clients::{BidstreamClient, IdentityMapClient, PublisherClient, SharingClient};
+pub use clients::{
+    BackgroundRefresh, BidstreamClient, IdentityMapClient, PublisherClient, SharingClient,
+};
 #[cfg(feature = "blocking")]
 pub use transport::TransportConfig;
 

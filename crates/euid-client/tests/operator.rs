@@ -292,3 +292,29 @@ fn identity_map_and_optout_status() {
     let since = status[&gone_uid];
     assert!((now_ms() - 60_000..=now_ms()).contains(&since), "{since}");
 }
+
+#[test]
+fn background_refresh_fetches_at_once_and_stops_on_drop() {
+    let server = TestServer::start(OperatorConfig::default());
+    let (url, key, secret) = server.creds();
+    let client = PublisherClient::new(&url, &key, &secret).unwrap();
+    let identity = generate(&client, TokenGenerateInput::from_email("bg@example.com"))
+        .identity()
+        .cloned()
+        .unwrap();
+    let bidder = std::sync::Arc::new(BidstreamClient::new(&url, &key, &secret).unwrap());
+    let refresher = bidder.start_background_refresh(std::time::Duration::from_secs(3600));
+    assert!(refresher.is_running());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while bidder.keys().is_none() {
+        assert!(std::time::Instant::now() < deadline, "no keys fetched");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(refresher.last_error(), None);
+    let out = bidder.decrypt_token_into_raw_uid(&identity.advertising_token, None);
+    assert_eq!(out.status, DecryptionStatus::Success);
+    // Dropping stops the thread without waiting out the hour.
+    let start = std::time::Instant::now();
+    drop(refresher);
+    assert!(start.elapsed() < std::time::Duration::from_secs(2));
+}
