@@ -5,6 +5,7 @@ mod decrypt;
 mod envelope;
 mod error;
 mod identity_map;
+mod identity_map_v3;
 mod keys;
 mod publisher;
 
@@ -24,6 +25,10 @@ pub use error::ClientError;
 pub use identity_map::{
     optout_status_request_json, parse_optout_status, IdentityMapInput, IdentityMapResponse,
     MappedIdentity, UnmappedIdentity, MAX_OPTOUT_STATUS_IDS,
+};
+pub use identity_map_v3::{
+    IdentityMapV3Input, IdentityMapV3Outcome, IdentityMapV3Result, UnmappedReason,
+    MAX_IDENTITY_MAP_V3_BATCH,
 };
 pub use keys::KeySnapshot;
 pub use publisher::{IdentityTokens, TokenGenerateInput, TokenResponse};
