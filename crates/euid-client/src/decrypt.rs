@@ -112,8 +112,8 @@ impl DecryptionResponse {
 
 /// Decrypts `token` at `now_ms` against `keys` (`None` before the first refresh), checking in
 /// the SDKs' order: keys present, keys synced, token length, master key, expiry, site key,
-/// domain or app name (bidstream, client-side generated tokens, when the key answer carries
-/// `site_data`), lifetime and clock skew.
+/// domain or app name (bidstream, client-side generated tokens: the name must be one of the
+/// token's site in `site_data`, case-insensitively), lifetime and clock skew.
 pub fn decrypt_token(
     keys: Option<&KeySnapshot>,
     token: &str,
@@ -149,7 +149,9 @@ pub fn decrypt_token(
         }
     };
     let cstg = t.privacy_bits & CLIENT_SIDE_GENERATED_BIT != 0;
-    if client_type == ClientType::Bidstream && cstg && !keys.site_data.is_empty() {
+    // As the Java SDK: a client-side generated token in the bidstream must come from one of
+    // its site's domains or apps (`site_data`); the Python SDK skips this check.
+    if client_type == ClientType::Bidstream && cstg {
         let allowed = domain_or_app_name
             .is_some_and(|name| keys.is_domain_or_app_name_allowed(t.site_id, name));
         if !allowed {
@@ -380,6 +382,76 @@ mod tests {
             status(Some(&keys), GOLDEN_EUID_V4, GENERATED_MS - 1_799_000),
             S::Success
         );
+    }
+
+    #[test]
+    fn client_side_tokens_are_checked_against_site_data_in_the_bidstream_only() {
+        let keys =
+            snapshot(r#""site_data":[{"id":9000,"domain_names":["Pub.example","com.pub.app"]}],"#);
+        let uid = RawUid::from_base64(GOLDEN_UID).unwrap();
+        let store = keys.key_store();
+        let now = 1_700_000_000_000;
+        let mint = |site_id: i32, privacy_bits: u32| {
+            let fields = AdvertisingTokenFields {
+                version: TokenVersion::V4,
+                scope: IdentityScope::Euid,
+                identity_type: IdentityType::Email,
+                expires_ms: now + 3_600_000,
+                created_ms: now,
+                operator: OperatorIdentity::SERVICE,
+                site_id,
+                publisher_id: 0,
+                client_key_id: 0,
+                privacy_bits,
+                established_ms: now,
+                refreshed_ms: now,
+                raw_uid: &uid,
+            };
+            let (m, s) = (store.key_by_id(164).unwrap(), store.key_by_id(165).unwrap());
+            euid_token::mint_advertising_token(&fields, m, s, &[1; 12], &[2; 12]).unwrap()
+        };
+        let status = |token: &str, name: Option<&str>, client_type| {
+            decrypt_token(Some(&keys), token, name, client_type, now).status
+        };
+        use DecryptionStatus as S;
+        let cstg = mint(9000, PRIVACY_BITS_CLIENT_SIDE);
+        assert_eq!(
+            status(&cstg, Some("pub.example"), ClientType::Bidstream),
+            S::Success
+        );
+        assert_eq!(
+            status(&cstg, Some("COM.PUB.APP"), ClientType::Bidstream),
+            S::Success
+        );
+        assert_eq!(
+            status(&cstg, Some("other.example"), ClientType::Bidstream),
+            S::DomainOrAppNameCheckFailed
+        );
+        assert_eq!(
+            status(&cstg, None, ClientType::Bidstream),
+            S::DomainOrAppNameCheckFailed
+        );
+        assert_eq!(status(&cstg, None, ClientType::Sharing), S::Success);
+        // A site without site_data cannot pass.
+        let elsewhere = mint(9001, PRIVACY_BITS_CLIENT_SIDE);
+        assert_eq!(
+            status(&elsewhere, Some("pub.example"), ClientType::Bidstream),
+            S::DomainOrAppNameCheckFailed
+        );
+        // Server-side tokens (legacy bit only) are not checked.
+        let server_side = mint(9001, 1);
+        assert_eq!(
+            status(&server_side, None, ClientType::Bidstream),
+            S::Success
+        );
+        let out = decrypt_token(
+            Some(&keys),
+            &cstg,
+            Some("pub.example"),
+            ClientType::Bidstream,
+            now,
+        );
+        assert_eq!(out.is_client_side_generated, Some(true));
     }
 
     #[test]

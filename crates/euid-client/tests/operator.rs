@@ -318,3 +318,100 @@ fn background_refresh_fetches_at_once_and_stops_on_drop() {
     drop(refresher);
     assert!(start.elapsed() < std::time::Duration::from_secs(2));
 }
+
+/// A client-side generated token for `email`, made as the browser SDK makes it from `origin`.
+fn client_side_token(server: &TestServer, email: &str, origin: &str) -> String {
+    let hash = euid_normalize::hash_email(email).unwrap().to_base64();
+    let request = euid_cstg::ClientRequest::encode(
+        server.demo.server_public_key.as_deref().unwrap(),
+        server.demo.subscription_id.as_deref().unwrap(),
+        euid_cstg::ClientIdentity::EmailHash(&hash),
+        now_ms(),
+        None,
+        &mut euid_crypto::BatchedOsRandom::new(),
+    )
+    .unwrap();
+    let mut response = ureq::post(format!("{}/v2/token/client-generate", server.url()))
+        .header("Origin", origin)
+        .header("Content-Type", "text/plain;charset=UTF-8")
+        .send(request.body.as_bytes())
+        .unwrap();
+    let body = response.body_mut().read_to_string().unwrap();
+    let json = request.session.open_response(&body).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(json["status"], "success", "{json}");
+    json["body"]["advertising_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn key_answers_carry_site_data_and_bidders_check_client_side_tokens_against_it() {
+    let server = TestServer::start(OperatorConfig::default());
+    let (url, key, secret) = server.creds();
+
+    // The raw key answers: the demo site's keypair names, sorted, as the live operator's shape.
+    let transport = Transport::new(&url, &key, TransportConfig::default()).unwrap();
+    let secret_parsed = euid_client::ClientSecret::from_base64(&secret).unwrap();
+    let mut rng = euid_crypto::BatchedOsRandom::new();
+    for path in ["/v2/key/bidstream", "/v2/key/sharing"] {
+        let request = EnvelopeRequest::seal(&secret_parsed, path, b"", now_ms(), &mut rng);
+        let answer = transport
+            .post(path, &request.body, Retry::Idempotent)
+            .unwrap();
+        let body = request
+            .open(&secret_parsed, answer.status, &answer.body)
+            .unwrap()
+            .into_success_body()
+            .unwrap();
+        assert_eq!(
+            body["site_data"],
+            serde_json::json!([{"id": server.demo.site_id, "domain_names": ["127.0.0.1", "localhost"]}]),
+            "{path}"
+        );
+    }
+
+    let bidder = BidstreamClient::new(&url, &key, &secret).unwrap();
+    bidder.refresh().unwrap();
+    let token = client_side_token(&server, "cstg@example.com", "http://localhost:5173");
+    let ok = bidder.decrypt_token_into_raw_uid(&token, Some("localhost"));
+    assert_eq!(ok.status, DecryptionStatus::Success);
+    assert_eq!(ok.is_client_side_generated, Some(true));
+    assert_eq!(
+        ok.uid.as_deref(),
+        Some(mapped_email(&server, "cstg@example.com").as_str())
+    );
+    assert_eq!(
+        bidder
+            .decrypt_token_into_raw_uid(&token, Some("LocalHost"))
+            .status,
+        DecryptionStatus::Success
+    );
+    for name in [Some("evil.example"), Some("sub.localhost"), None] {
+        assert_eq!(
+            bidder.decrypt_token_into_raw_uid(&token, name).status,
+            DecryptionStatus::DomainOrAppNameCheckFailed,
+            "{name:?}"
+        );
+    }
+
+    // Sharers do not check names; server-side tokens are never checked.
+    let sharer = SharingClient::new(&url, &key, &secret).unwrap();
+    sharer.refresh().unwrap();
+    assert_eq!(
+        sharer.decrypt_token_into_raw_uid(&token).status,
+        DecryptionStatus::Success
+    );
+    let server_side = generate(
+        &publisher(&server),
+        TokenGenerateInput::from_email("s@example.com"),
+    )
+    .identity()
+    .cloned()
+    .unwrap();
+    let out =
+        bidder.decrypt_token_into_raw_uid(&server_side.advertising_token, Some("evil.example"));
+    assert_eq!(out.status, DecryptionStatus::Success);
+    assert_eq!(out.is_client_side_generated, Some(false));
+}
