@@ -2,25 +2,19 @@
 
 use std::collections::HashMap;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use euid_crypto::BatchedOsRandom;
 use euid_envelope::ClientSecret;
 
+use crate::keys::KeyCell;
 use crate::transport::{Retry, Transport, TransportConfig};
 use crate::{
-    decrypt_token, encrypt_raw_uid, open_refresh, refresh_request_body, ClientError, ClientType,
-    DecryptionResponse, EnvelopeRequest, IdentityMapInput, IdentityMapResponse, IdentityTokens,
-    KeySnapshot, ResponseJson, TokenGenerateInput, TokenResponse,
+    decrypt_token, encrypt_raw_uid, now_ms, open_refresh, refresh_request_body, ClientError,
+    ClientType, DecryptionResponse, EnvelopeRequest, IdentityMapInput, IdentityMapResponse,
+    IdentityTokens, KeySnapshot, ResponseJson, TokenGenerateInput, TokenResponse,
 };
-
-/// The wall clock, Unix ms.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 /// One operator, one API key and client secret. `Debug` never shows either.
 #[derive(Debug)]
@@ -110,29 +104,11 @@ impl PublisherClient {
     }
 }
 
-/// The current key snapshot of a bidstream or sharing client, swapped whole on refresh so
-/// decrypts never wait for a fetch.
-#[derive(Debug, Default)]
-struct Keys(RwLock<Option<Arc<KeySnapshot>>>);
-
-impl Keys {
-    fn get(&self) -> Option<Arc<KeySnapshot>> {
-        self.0
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    fn set(&self, snapshot: KeySnapshot) {
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(snapshot));
-    }
-}
-
 /// A bidder: keys from `/v2/key/bidstream`, decryption of tokens from bid requests.
 #[derive(Debug)]
 pub struct BidstreamClient {
     conn: Connection,
-    keys: Keys,
+    keys: KeyCell,
 }
 
 impl BidstreamClient {
@@ -150,7 +126,7 @@ impl BidstreamClient {
     ) -> Result<Self, ClientError> {
         Ok(BidstreamClient {
             conn: Connection::new(base_url, api_key, client_secret, config)?,
-            keys: Keys::default(),
+            keys: KeyCell::default(),
         })
     }
 
@@ -259,7 +235,7 @@ impl Drop for BackgroundRefresh {
 #[derive(Debug)]
 pub struct SharingClient {
     conn: Connection,
-    keys: Keys,
+    keys: KeyCell,
 }
 
 impl SharingClient {
@@ -277,7 +253,7 @@ impl SharingClient {
     ) -> Result<Self, ClientError> {
         Ok(SharingClient {
             conn: Connection::new(base_url, api_key, client_secret, config)?,
-            keys: Keys::default(),
+            keys: KeyCell::default(),
         })
     }
 

@@ -43,7 +43,6 @@ pub enum ClientError {
     #[error("encryption failed: {0}")]
     Encryption(#[from] crate::EncryptionError),
     /// The HTTP exchange failed (after retries, when the call is retried).
-    #[cfg(feature = "blocking")]
     #[error(transparent)]
     Transport(#[from] crate::transport::TransportError),
 }

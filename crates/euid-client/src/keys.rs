@@ -1,6 +1,7 @@
 //! Key snapshots from `/v2/key/bidstream` and `/v2/key/sharing` answers.
 
 use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use euid_crypto::AesGcmKey;
 use euid_token::{IdentityScope, Key, KeyStore};
@@ -199,6 +200,26 @@ impl KeySnapshot {
                 .iter()
                 .any(|n| n.eq_ignore_ascii_case(domain_or_app_name))
         })
+    }
+}
+
+/// The current key snapshot of a bidstream or sharing client, swapped whole on refresh so
+/// decrypts never wait for a fetch.
+#[derive(Debug, Default)]
+#[cfg_attr(not(any(feature = "blocking", feature = "tokio")), allow(dead_code))]
+pub(crate) struct KeyCell(RwLock<Option<Arc<KeySnapshot>>>);
+
+#[cfg_attr(not(any(feature = "blocking", feature = "tokio")), allow(dead_code))]
+impl KeyCell {
+    pub(crate) fn get(&self) -> Option<Arc<KeySnapshot>> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set(&self, snapshot: KeySnapshot) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(snapshot));
     }
 }
 

@@ -9,9 +9,10 @@ mod identity_map_v3;
 mod keys;
 mod publisher;
 
+#[cfg(feature = "tokio")]
+mod async_clients;
 #[cfg(feature = "blocking")]
 mod clients;
-#[cfg(feature = "blocking")]
 pub mod transport;
 
 pub use decrypt::{
@@ -37,8 +38,21 @@ pub use publisher::{IdentityTokens, TokenGenerateInput, TokenResponse};
 pub use clients::{
     BackgroundRefresh, BidstreamClient, IdentityMapClient, PublisherClient, SharingClient,
 };
-#[cfg(feature = "blocking")]
 pub use transport::TransportConfig;
 
+#[cfg(feature = "tokio")]
+pub use async_clients::{
+    AsyncBackgroundRefresh, AsyncBidstreamClient, AsyncIdentityMapClient, AsyncPublisherClient,
+    AsyncSharingClient,
+};
+
 pub use euid_envelope::ClientSecret;
+
+/// The wall clock, Unix ms.
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
 pub use euid_token::{IdentityScope, IdentityType, TokenVersion};

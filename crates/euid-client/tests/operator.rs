@@ -415,3 +415,75 @@ fn key_answers_carry_site_data_and_bidders_check_client_side_tokens_against_it()
     assert_eq!(out.status, DecryptionStatus::Success);
     assert_eq!(out.is_client_side_generated, Some(false));
 }
+
+#[test]
+fn async_clients_against_the_operator() {
+    use euid_client::{
+        AsyncBidstreamClient, AsyncIdentityMapClient, AsyncPublisherClient, AsyncSharingClient,
+    };
+    let server = TestServer::start(OperatorConfig::default());
+    let (url, key, secret) = server.creds();
+    let expected_uid = mapped_email(&server, "async@example.com");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let publisher = AsyncPublisherClient::new(&url, &key, &secret).unwrap();
+        let input = TokenGenerateInput::from_email("async@example.com")
+            .with_transparency_and_consent_string(SUFFICIENT_TCF);
+        let identity = publisher
+            .generate_token(&input)
+            .await
+            .unwrap()
+            .identity()
+            .cloned()
+            .unwrap();
+        let refreshed = publisher.refresh_token(&identity).await.unwrap();
+        let refreshed = refreshed.identity().unwrap();
+        let insufficient = publisher
+            .generate_token(
+                &TokenGenerateInput::from_email("async@example.com")
+                    .with_transparency_and_consent_string(INSUFFICIENT_TCF),
+            )
+            .await
+            .unwrap();
+        assert_eq!(insufficient, TokenResponse::InsufficientUserConsent);
+
+        let bidder = std::sync::Arc::new(AsyncBidstreamClient::new(&url, &key, &secret).unwrap());
+        let refresher = bidder.start_background_refresh(std::time::Duration::from_secs(3600));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while bidder.keys().is_none() {
+            assert!(std::time::Instant::now() < deadline, "no keys fetched");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(refresher.last_error(), None);
+        drop(refresher);
+        for token in [&identity.advertising_token, &refreshed.advertising_token] {
+            let out = bidder.decrypt_token_into_raw_uid(token, None);
+            assert_eq!(out.status, DecryptionStatus::Success);
+            assert_eq!(out.uid.as_deref(), Some(expected_uid.as_str()));
+        }
+
+        let sharer = AsyncSharingClient::new(&url, &key, &secret).unwrap();
+        sharer.refresh().await.unwrap();
+        let shared = sharer
+            .encrypt_raw_uid_into_token(&expected_uid, None)
+            .unwrap();
+        let out = sharer.decrypt_token_into_raw_uid(&shared);
+        assert_eq!(out.uid.as_deref(), Some(expected_uid.as_str()));
+
+        let map = AsyncIdentityMapClient::new(&url, &key, &secret).unwrap();
+        let out = map
+            .generate_identity_map(
+                &IdentityMapInput::from_emails(&["async@example.com", "optout@example.com"])
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.mapped["async@example.com"].raw_uid, expected_uid);
+        assert_eq!(out.unmapped["optout@example.com"].reason, "optout");
+        let status = map.optout_status(&[expected_uid.as_str()]).await.unwrap();
+        assert!(status.is_empty());
+    });
+}

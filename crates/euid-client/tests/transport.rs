@@ -258,3 +258,73 @@ fn retries_stop_after_max_retries_and_on_4xx() {
     );
     assert_eq!(seen.lock().unwrap().len(), 1, "generate is not retried");
 }
+
+// ---- The async transport (feature tokio) over the same sockets ----
+
+use euid_client::{AsyncBidstreamClient, AsyncPublisherClient};
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+#[test]
+fn async_requests_time_out_and_idempotent_ones_are_retried() {
+    let (url, count) = silent_server();
+    let bidder =
+        AsyncBidstreamClient::with_config(&url, API_KEY, &secret_b64(), fast(2, 300)).unwrap();
+    let start = Instant::now();
+    let err = block_on(bidder.refresh()).unwrap_err();
+    assert!(
+        matches!(err, ClientError::Transport(TransportError::Timeout { .. })),
+        "{err:?}"
+    );
+    assert!(start.elapsed() >= Duration::from_millis(900));
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert_eq!(*count.lock().unwrap(), 3);
+
+    let (url, count) = silent_server();
+    let publisher =
+        AsyncPublisherClient::with_config(&url, API_KEY, &secret_b64(), fast(2, 300)).unwrap();
+    let err = block_on(publisher.generate_token(&TokenGenerateInput::from_email("a@example.com")))
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::Transport(TransportError::Timeout { .. })),
+        "{err:?}"
+    );
+    assert_eq!(*count.lock().unwrap(), 1, "generate is not retried");
+}
+
+#[test]
+fn async_key_fetch_retries_then_succeeds_with_the_version_header() {
+    let (url, seen) = scripted_server(vec![503, 429]);
+    let bidder =
+        AsyncBidstreamClient::with_config(&url, API_KEY, &secret_b64(), fast(3, 2000)).unwrap();
+    block_on(bidder.refresh()).unwrap();
+    assert!(bidder.keys().unwrap().key_store().key_by_id(1).is_some());
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    let version = format!("euid-client-rs-{}", env!("CARGO_PKG_VERSION"));
+    for s in &seen {
+        assert_eq!(s.path, "/v2/key/bidstream");
+        assert!(s
+            .headers
+            .contains(&("x-uid2-client-version".to_owned(), version.clone())));
+        assert!(s
+            .headers
+            .contains(&("authorization".to_owned(), format!("Bearer {API_KEY}"))));
+    }
+
+    let (url, seen) = scripted_server(vec![400]);
+    let bidder =
+        AsyncBidstreamClient::with_config(&url, API_KEY, &secret_b64(), fast(3, 2000)).unwrap();
+    let err = block_on(bidder.refresh()).unwrap_err();
+    assert!(
+        matches!(err, ClientError::HttpStatus { status: 400, .. }),
+        "{err:?}"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
