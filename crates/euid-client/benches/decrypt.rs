@@ -1,4 +1,5 @@
 //! Bidstream decryption of a v4 token: what a bidder pays per bid request.
+#![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use euid_client::{decrypt_token, encrypt_raw_uid, ClientType, KeySnapshot};
