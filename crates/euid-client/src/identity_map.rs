@@ -96,32 +96,40 @@ impl IdentityMapInput {
         let raw = Raw::deserialize(body).map_err(|_| {
             ClientError::invalid("identity map body has missing or mistyped fields")
         })?;
-        let by_sent: HashMap<&str, &str> = self
-            .items
-            .iter()
-            .map(|(given, sent)| (sent.as_str(), given.as_str()))
-            .collect();
-        let given = |identifier: &str| {
+        // Several inputs may hash alike (e.g. two spellings of one email): each gets the answer.
+        let mut by_sent: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (given, sent) in &self.items {
             by_sent
-                .get(identifier)
-                .map(|g| (*g).to_owned())
-                .ok_or_else(|| {
-                    ClientError::invalid("identity map answered an identifier that was not sent")
-                })
+                .entry(sent.as_str())
+                .or_default()
+                .push(given.as_str());
+        }
+        let given = |identifier: &str| {
+            by_sent.get(identifier).cloned().ok_or_else(|| {
+                ClientError::invalid("identity map answered an identifier that was not sent")
+            })
         };
         let mut out = IdentityMapResponse::default();
         for m in raw.mapped {
-            out.mapped.insert(
-                given(&m.identifier)?,
-                MappedIdentity {
-                    raw_uid: m.advertising_id,
-                    bucket_id: m.bucket_id,
-                },
-            );
+            for g in given(&m.identifier)? {
+                out.mapped.insert(
+                    g.to_owned(),
+                    MappedIdentity {
+                        raw_uid: m.advertising_id.clone(),
+                        bucket_id: m.bucket_id.clone(),
+                    },
+                );
+            }
         }
         for u in raw.unmapped {
-            out.unmapped
-                .insert(given(&u.identifier)?, UnmappedIdentity { reason: u.reason });
+            for g in given(&u.identifier)? {
+                out.unmapped.insert(
+                    g.to_owned(),
+                    UnmappedIdentity {
+                        reason: u.reason.clone(),
+                    },
+                );
+            }
         }
         Ok(out)
     }
@@ -209,6 +217,11 @@ mod tests {
         let stray = serde_json::json!({"mapped": [{"identifier": "x", "advertising_id": "U", "bucket_id": "B"}]});
         assert!(input.parse_response(&stray).is_err());
         assert!(IdentityMapInput::from_emails(&["nope"]).is_err());
+        // Two spellings of one address both get the answer.
+        let twice = IdentityMapInput::from_emails(&["b@example.com", "B@Example.com "]).unwrap();
+        let only_b = serde_json::json!({"unmapped": [{"identifier": hb, "reason": "optout"}]});
+        let out = twice.parse_response(&only_b).unwrap();
+        assert_eq!(out.unmapped.len(), 2, "{out:?}");
         assert!(!format!("{input:?}").contains("example"));
     }
 
