@@ -1,6 +1,6 @@
 //! HTTP transports: a timeout on every attempt, and retries with exponential backoff and full
 //! jitter on 429, 5xx and transport errors for idempotent calls. [`Transport`] is blocking
-//! (feature `blocking`, ureq); [`AsyncTransport`] runs on tokio (feature `tokio`, hyper).
+//! (feature `blocking`, ureq); `AsyncTransport` runs on tokio (feature `tokio`, hyper).
 
 // Without a transport feature only the shared types are used.
 #![cfg_attr(not(any(feature = "blocking", feature = "tokio")), allow(dead_code))]
