@@ -12,7 +12,8 @@ use crate::transport::{AsyncTransport, Retry, TransportConfig};
 use crate::{
     decrypt_token, encrypt_raw_uid, now_ms, open_refresh, refresh_request_body, ClientError,
     ClientType, DecryptionResponse, EnvelopeRequest, IdentityMapInput, IdentityMapResponse,
-    IdentityTokens, KeySnapshot, ResponseJson, TokenGenerateInput, TokenResponse,
+    IdentityMapV3Input, IdentityMapV3Result, IdentityTokens, KeySnapshot, ResponseJson,
+    TokenGenerateInput, TokenResponse, MAX_IDENTITY_MAP_V3_BATCH,
 };
 
 /// One operator, one API key and client secret. `Debug` never shows either.
@@ -48,7 +49,31 @@ impl AsyncConnection {
             let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
             EnvelopeRequest::seal(&self.secret, path, json, now_ms(), &mut *rng)
         };
-        let response = self.transport.post(path, &request.body, retry).await?;
+        self.send(&request, retry).await
+    }
+
+    /// Seals `json` as a binary envelope (the v3 identity map), POSTs it and opens the answer.
+    async fn call_binary(
+        &self,
+        path: &'static str,
+        json: &[u8],
+    ) -> Result<ResponseJson, ClientError> {
+        let request = {
+            let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
+            EnvelopeRequest::seal_binary(&self.secret, path, json, now_ms(), &mut *rng)
+        };
+        self.send(&request, Retry::Idempotent).await
+    }
+
+    async fn send(
+        &self,
+        request: &EnvelopeRequest,
+        retry: Retry,
+    ) -> Result<ResponseJson, ClientError> {
+        let response = self
+            .transport
+            .post_as(request.path, &request.body, request.content_type, retry)
+            .await?;
         request.open(&self.secret, response.status, &response.body)
     }
 
@@ -281,6 +306,24 @@ impl AsyncIdentityMapClient {
             )
             .await?;
         input.parse_response(&response.into_success_body()?)
+    }
+
+    /// Maps identities with `/v3/identity/map` (binary envelopes), in sequential requests of
+    /// at most [`MAX_IDENTITY_MAP_V3_BATCH`] identities, as the docs ask; results keep the
+    /// input order within each kind, emails first. Retried.
+    pub async fn generate_identity_map_v3(
+        &self,
+        input: IdentityMapV3Input,
+    ) -> Result<Vec<IdentityMapV3Result>, ClientError> {
+        let mut out = Vec::with_capacity(input.len());
+        for batch in input.into_batches(MAX_IDENTITY_MAP_V3_BATCH) {
+            let response = self
+                .conn
+                .call_binary("/v3/identity/map", &batch.to_request_json())
+                .await?;
+            out.extend(batch.parse_response(&response.into_success_body()?)?);
+        }
+        Ok(out)
     }
 
     /// Which of these raw UIDs opted out, and since when (Unix ms). Retried.

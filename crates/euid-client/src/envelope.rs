@@ -11,6 +11,11 @@ use crate::ClientError;
 /// The value of the `X-UID2-Client-Version` header this crate sends.
 pub const CLIENT_VERSION: &str = concat!("euid-client-rs-", env!("CARGO_PKG_VERSION"));
 
+/// The `Content-Type` of text bodies; the operator ignores it.
+pub(crate) const TEXT: &str = "text/plain";
+/// The `Content-Type` of binary envelopes.
+const BINARY: &str = "application/octet-stream";
+
 /// The longest error body kept in [`ClientError::HttpStatus`].
 const MAX_ERROR_BODY: usize = 1024;
 
@@ -20,8 +25,11 @@ const MAX_ERROR_BODY: usize = 1024;
 pub struct EnvelopeRequest {
     /// The endpoint path, e.g. `/v2/token/generate`.
     pub path: &'static str,
-    /// The HTTP body: the envelope as standard base64 text.
+    /// The HTTP body: the envelope as standard base64 text, or raw bytes for binary requests.
     pub body: Vec<u8>,
+    /// The `Content-Type` to send: `text/plain`, or `application/octet-stream` for binary
+    /// requests (the live operator then answers in raw bytes too).
+    pub content_type: &'static str,
     nonce: [u8; 8],
 }
 
@@ -49,6 +57,26 @@ impl EnvelopeRequest {
         EnvelopeRequest {
             path,
             body: STANDARD.encode(raw).into_bytes(),
+            content_type: TEXT,
+            nonce,
+        }
+    }
+
+    /// [`Self::seal`] as raw bytes sent as `application/octet-stream`, as the SDKs' v3
+    /// identity map does.
+    pub fn seal_binary(
+        secret: &ClientSecret,
+        path: &'static str,
+        json: &[u8],
+        now_ms: i64,
+        rng: &mut impl RandomSource,
+    ) -> Self {
+        let mut nonce = [0u8; 8];
+        rng.fill(&mut nonce);
+        EnvelopeRequest {
+            path,
+            body: seal_request(secret, now_ms, nonce, json, rng),
+            content_type: BINARY,
             nonce,
         }
     }
@@ -159,6 +187,7 @@ mod tests {
         let req = EnvelopeRequest {
             path: "/v2/token/generate",
             body: Vec::new(),
+            content_type: TEXT,
             nonce: [1, 2, 3, 4, 5, 6, 7, 8],
         };
         let out = req.open(&secret, 200, golden).unwrap();
@@ -209,5 +238,22 @@ mod tests {
         assert_eq!(opened.nonce, req.nonce);
         assert!(opened.json.is_empty());
         assert!(!format!("{req:?}").contains("body"));
+
+        let binary =
+            EnvelopeRequest::seal_binary(&secret, "/v3/identity/map", b"{}", 1_000, &mut rng);
+        assert_eq!(binary.content_type, "application/octet-stream");
+        let opened = euid_envelope::open_request(
+            &binary.body,
+            euid_envelope::BodyEncoding::Binary,
+            &secret,
+            1_000,
+            &euid_envelope::SkewPolicy::default(),
+        )
+        .unwrap();
+        assert_eq!(opened.json, b"{}");
+        assert_eq!(
+            opened.response_encoding,
+            euid_envelope::BodyEncoding::Binary
+        );
     }
 }

@@ -328,3 +328,150 @@ fn async_key_fetch_retries_then_succeeds_with_the_version_header() {
     );
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
+
+// ---- /v3/identity/map: binary envelopes, batches, order (a scripted server: the operator
+// does not serve v3 yet, issue #18) ----
+
+use euid_client::{
+    AsyncIdentityMapClient, IdentityMapClient, IdentityMapV3Input, IdentityMapV3Outcome,
+    UnmappedReason,
+};
+
+/// Answers `/v3/identity/map` as documented, in raw bytes: `u` = "U" + the hash, `optout`
+/// for optout@example.com. Records each request's Content-Type and identity count.
+fn v3_server() -> (String, Arc<Mutex<Vec<(String, usize)>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        let secret = ClientSecret::from_bytes(SECRET_BYTES);
+        let optout = euid_normalize::hash_email("optout@example.com")
+            .unwrap()
+            .to_base64();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let Some((path, headers, body)) = read_request(&mut stream) else {
+                continue;
+            };
+            assert_eq!(path, "/v3/identity/map");
+            let content_type = headers
+                .iter()
+                .find(|(n, _)| n == "content-type")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            let opened = open_request(
+                &body,
+                BodyEncoding::Binary,
+                &secret,
+                now_ms(),
+                &SkewPolicy::default(),
+            )
+            .expect("the client's binary envelope opens");
+            let request: serde_json::Value = serde_json::from_slice(&opened.json).unwrap();
+            let answer = |field: &str| -> Vec<serde_json::Value> {
+                request[field]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|h| {
+                        let h = h.as_str().unwrap();
+                        if h == optout {
+                            serde_json::json!({"e": "optout"})
+                        } else {
+                            serde_json::json!({"u": format!("U{h}"), "p": null, "r": 1_700_000_000})
+                        }
+                    })
+                    .collect()
+            };
+            let (emails, phones) = (answer("email_hash"), answer("phone_hash"));
+            log.lock()
+                .unwrap()
+                .push((content_type, emails.len() + phones.len()));
+            let json = serde_json::json!({"status": "success", "body": {
+                "email": [], "phone": [], "email_hash": emails, "phone_hash": phones}});
+            let mut rng = euid_crypto::BatchedOsRandom::new();
+            let sealed = seal_response(
+                &secret,
+                now_ms(),
+                opened.nonce,
+                json.to_string().as_bytes(),
+                &mut rng,
+            );
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                sealed.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&sealed);
+        }
+    });
+    (url, seen)
+}
+
+fn v3_input() -> (IdentityMapV3Input, Vec<String>) {
+    let mut input = IdentityMapV3Input::new();
+    let mut emails = Vec::new();
+    for i in 0..5001 {
+        let email = format!("user{i}@example.com");
+        input = input.with_email(&email).unwrap();
+        emails.push(email);
+    }
+    let input = input
+        .with_phone("+12345678901")
+        .unwrap()
+        .with_email("optout@example.com")
+        .unwrap();
+    emails.push("optout@example.com".to_owned());
+    (input, emails)
+}
+
+fn check_v3(results: &[euid_client::IdentityMapV3Result], emails: &[String]) {
+    assert_eq!(results.len(), 5003);
+    for (result, email) in results.iter().zip(emails) {
+        assert_eq!(&result.input, email);
+    }
+    let hash = euid_normalize::hash_email("user7@example.com")
+        .unwrap()
+        .to_base64();
+    assert_eq!(
+        results[7].outcome,
+        IdentityMapV3Outcome::Mapped {
+            current_raw_uid: format!("U{hash}"),
+            previous_raw_uid: None,
+            refresh_from_s: 1_700_000_000,
+        }
+    );
+    assert_eq!(
+        results[5001].outcome,
+        IdentityMapV3Outcome::Unmapped(UnmappedReason::OptOut)
+    );
+    assert_eq!(results[5002].input, "+12345678901");
+    assert!(matches!(
+        results[5002].outcome,
+        IdentityMapV3Outcome::Mapped { .. }
+    ));
+}
+
+#[test]
+fn v3_map_sends_binary_batches_of_at_most_5000_and_keeps_the_order() {
+    let (url, seen) = v3_server();
+    let (input, emails) = v3_input();
+    let client = IdentityMapClient::new(&url, API_KEY, &secret_b64()).unwrap();
+    check_v3(&client.generate_identity_map_v3(input).unwrap(), &emails);
+    let seen = seen.lock().unwrap().clone();
+    let counts: Vec<usize> = seen.iter().map(|(_, n)| *n).collect();
+    assert_eq!(counts, [5000, 3]);
+    assert!(seen.iter().all(|(ct, _)| ct == "application/octet-stream"));
+
+    let (url, seen) = v3_server();
+    let (input, emails) = v3_input();
+    let client = AsyncIdentityMapClient::new(&url, API_KEY, &secret_b64()).unwrap();
+    check_v3(
+        &block_on(client.generate_identity_map_v3(input)).unwrap(),
+        &emails,
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert!(seen.iter().all(|(ct, _)| ct == "application/octet-stream"));
+}

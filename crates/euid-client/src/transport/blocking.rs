@@ -58,12 +58,23 @@ impl Transport {
         body: &[u8],
         retry: Retry,
     ) -> Result<HttpResponse, TransportError> {
+        self.post_as(path, body, crate::envelope::TEXT, retry)
+    }
+
+    /// [`Self::post`] with a given `Content-Type`.
+    pub fn post_as(
+        &self,
+        path: &str,
+        body: &[u8],
+        content_type: &str,
+        retry: Retry,
+    ) -> Result<HttpResponse, TransportError> {
         let url = format!("{}{path}", self.base_url);
         let attempts = self.config.attempts(retry);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = self.post_once(&url, body);
+            let result = self.post_once(&url, body, content_type);
             if !is_retryable(&result) || attempt >= attempts {
                 return result;
             }
@@ -71,12 +82,17 @@ impl Transport {
         }
     }
 
-    fn post_once(&self, url: &str, body: &[u8]) -> Result<HttpResponse, TransportError> {
+    fn post_once(
+        &self,
+        url: &str,
+        body: &[u8],
+        content_type: &str,
+    ) -> Result<HttpResponse, TransportError> {
         let mut response = self
             .agent
             .post(url)
             // The operator reads the raw body whatever the Content-Type.
-            .header("Content-Type", "text/plain")
+            .header("Content-Type", content_type)
             .header("Authorization", &self.auth_header)
             .header("X-UID2-Client-Version", CLIENT_VERSION)
             .send(body)

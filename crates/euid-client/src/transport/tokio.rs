@@ -88,6 +88,17 @@ impl AsyncTransport {
         body: &[u8],
         retry: Retry,
     ) -> Result<HttpResponse, TransportError> {
+        self.post_as(path, body, crate::envelope::TEXT, retry).await
+    }
+
+    /// [`Self::post`] with a given `Content-Type`.
+    pub async fn post_as(
+        &self,
+        path: &str,
+        body: &[u8],
+        content_type: &str,
+        retry: Retry,
+    ) -> Result<HttpResponse, TransportError> {
         let url = format!("{}{path}", self.base_url);
         let target = format!("{}{path}", self.path_prefix);
         let body = Bytes::copy_from_slice(body);
@@ -97,7 +108,7 @@ impl AsyncTransport {
             attempt += 1;
             let result = match tokio::time::timeout(
                 self.config.timeout,
-                self.post_once(&url, &target, body.clone()),
+                self.post_once(&url, &target, body.clone(), content_type),
             )
             .await
             {
@@ -119,6 +130,7 @@ impl AsyncTransport {
         url: &str,
         target: &str,
         body: Bytes,
+        content_type: &str,
     ) -> Result<HttpResponse, TransportError> {
         let io = |reason: String| TransportError::Io {
             url: url.to_owned(),
@@ -137,7 +149,7 @@ impl AsyncTransport {
         let request = hyper::Request::post(target)
             .header(hyper::header::HOST, &self.authority)
             // The operator reads the raw body whatever the Content-Type.
-            .header(hyper::header::CONTENT_TYPE, "text/plain")
+            .header(hyper::header::CONTENT_TYPE, content_type)
             .header(hyper::header::AUTHORIZATION, &self.auth_header)
             .header("X-UID2-Client-Version", CLIENT_VERSION)
             .body(Full::new(body))
