@@ -339,7 +339,10 @@ use euid_client::{
 
 /// Answers `/v3/identity/map` as documented, in raw bytes: `u` = "U" + the hash, `optout`
 /// for optout@example.com. Records each request's Content-Type and identity count.
-fn v3_server() -> (String, Arc<Mutex<Vec<(String, usize)>>>) {
+/// (Content-Type, identity count) per request.
+type V3Log = Arc<Mutex<Vec<(String, usize)>>>;
+
+fn v3_server() -> (String, V3Log) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
