@@ -352,17 +352,53 @@ fn still_useful(
 pub fn key_bidstream(snapshot: &Snapshot, client: &Client, now_ms: i64) -> Outcome {
     let c = &snapshot.config;
     let lifetime_s = c.identity_token_expires_after_seconds;
+    let mut key_sites = Vec::new();
     let keys: Vec<serde_json::Value> = visible_keysets(snapshot, client, true)
-        .flat_map(|ks| snapshot.keys.keys_of_keyset(ks.keyset_id))
-        .filter(|k| still_useful(k, lifetime_s, snapshot, now_ms))
-        .map(|k| k.to_sdk_json(None))
+        .flat_map(|ks| {
+            snapshot
+                .keys
+                .keys_of_keyset(ks.keyset_id)
+                .map(move |k| (ks.site_id, k))
+        })
+        .filter(|(_, k)| still_useful(k, lifetime_s, snapshot, now_ms))
+        .map(|(site_id, k)| {
+            key_sites.push(site_id);
+            k.to_sdk_json(None)
+        })
         .collect();
     Ok(success(serde_json::json!({
         "max_bidstream_lifetime_seconds": c.identity_token_expires_after_seconds + 10,
         "identity_scope": "EUID",
         "allow_clock_skew_seconds": c.allow_clock_skew_seconds,
         "keys": keys,
+        "site_data": site_data(snapshot, key_sites),
     })))
+}
+
+/// The `site_data` of a key answer, as the live operator sends it with client-side token
+/// generation on: for each site owning a keyset whose keys are in the answer, in id order,
+/// `{"id", "domain_names"}` with the domain and app names of the site's client-side keypairs
+/// (disabled ones too: their tokens stay valid), sorted and deduplicated. Sites without names
+/// are left out. SDKs check a client-side generated token's domain or app name against it.
+fn site_data(snapshot: &Snapshot, mut site_ids: Vec<i32>) -> serde_json::Value {
+    site_ids.sort_unstable();
+    site_ids.dedup();
+    let sites: Vec<serde_json::Value> = site_ids
+        .into_iter()
+        .filter_map(|site_id| {
+            let mut names: Vec<&str> = snapshot
+                .cstg_keypairs
+                .iter()
+                .filter(|kp| kp.site_id == site_id)
+                .flat_map(|kp| kp.domain_names.iter().chain(&kp.app_names))
+                .map(String::as_str)
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            (!names.is_empty()).then(|| serde_json::json!({ "id": site_id, "domain_names": names }))
+        })
+        .collect();
+    sites.into()
 }
 
 /// `POST /v2/key/sharing` (SHARER or ID_READER): keys with `keyset_id` on the caller's own
@@ -375,6 +411,7 @@ pub fn key_sharing(snapshot: &Snapshot, client: &Client, now_ms: i64) -> Outcome
         .config
         .identity_token_expires_after_seconds
         .max(snapshot.config.sharing_token_expiry_seconds);
+    let mut key_sites = Vec::new();
     let keys: Vec<serde_json::Value> = visible_keysets(snapshot, client, id_reader)
         .flat_map(|ks| {
             let keyset_id = if ks.keyset_id == MASTER_KEYSET_ID {
@@ -388,7 +425,11 @@ pub fn key_sharing(snapshot: &Snapshot, client: &Client, now_ms: i64) -> Outcome
                 .keys
                 .keys_of_keyset(ks.keyset_id)
                 .filter(move |k| still_useful(k, lifetime_s, snapshot, now_ms))
-                .map(move |k| k.to_sdk_json(keyset_id))
+                .map(move |k| (ks.site_id, k.to_sdk_json(keyset_id)))
+        })
+        .map(|(site_id, json)| {
+            key_sites.push(site_id);
+            json
         })
         .collect();
     let c = &snapshot.config;
@@ -399,6 +440,7 @@ pub fn key_sharing(snapshot: &Snapshot, client: &Client, now_ms: i64) -> Outcome
         "identity_scope": "EUID",
         "allow_clock_skew_seconds": c.allow_clock_skew_seconds,
         "keys": keys,
+        "site_data": site_data(snapshot, key_sites),
     });
     if let Some(obj) = body.as_object_mut() {
         if let Some(ks) = snapshot.keys.default_keyset_of_site(client.site_id) {

@@ -1,0 +1,43 @@
+//! Bidstream decryption of a v4 token: what a bidder pays per bid request.
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use euid_client::{decrypt_token, encrypt_raw_uid, ClientType, KeySnapshot};
+
+fn bench(c: &mut Criterion) {
+    let keys = KeySnapshot::from_body(&serde_json::json!({
+        "identity_scope": "EUID", "caller_site_id": 1, "master_keyset_id": 9999999,
+        "default_keyset_id": 20, "max_bidstream_lifetime_seconds": 2_592_010,
+        "keys": [
+            {"id": 164, "keyset_id": 9999999, "created": 1, "activates": 1,
+             "expires": 4_000_000_000_i64, "secret": "iyXxrRJcJOilqBcSJsN7XKCIuShbraXdqBCppCaLCJs="},
+            {"id": 165, "keyset_id": 20, "created": 1, "activates": 1,
+             "expires": 4_000_000_000_i64, "secret": "IPsHwoSa+lbKdGgdg8CL1zCkC0HibqcObDP+fUEYF4U="},
+        ],
+    }))
+    .expect("keys");
+    let now = 1_700_000_000_000;
+    let mut rng = euid_crypto::BatchedOsRandom::new();
+    let token = encrypt_raw_uid(
+        Some(&keys),
+        "EKCoNGWPYng/whjBIwANJHKvvGlGyzARtDIAk95FlJyb",
+        None,
+        now,
+        &mut rng,
+    )
+    .expect("token");
+    c.bench_function("bidstream_decrypt_v4", |b| {
+        b.iter(|| {
+            decrypt_token(
+                Some(std::hint::black_box(&keys)),
+                std::hint::black_box(&token),
+                Some("example.com"),
+                ClientType::Bidstream,
+                now,
+            )
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

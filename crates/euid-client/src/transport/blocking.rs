@@ -1,0 +1,148 @@
+//! The blocking transport: plain HTTP over ureq.
+
+use super::{
+    check_target, is_retryable, HttpResponse, Retry, TransportConfig, TransportError, MAX_BODY,
+};
+use crate::{ClientError, CLIENT_VERSION};
+
+/// A blocking POST transport bound to one operator and API key. `Debug` never shows the key.
+#[derive(Clone)]
+pub struct Transport {
+    base_url: String,
+    auth_header: String,
+    agent: ureq::Agent,
+    config: TransportConfig,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("base_url", &self.base_url)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transport {
+    /// A transport for `base_url` (`http://host[:port]`, trailing slashes ignored).
+    pub fn new(
+        base_url: &str,
+        api_key: &str,
+        config: TransportConfig,
+    ) -> Result<Self, ClientError> {
+        let base_url = check_target(base_url, api_key)?;
+        let agent_config = ureq::Agent::config_builder()
+            // Error answers are read by the caller, not raised here.
+            .http_status_as_error(false)
+            .timeout_global(Some(config.timeout))
+            .build();
+        Ok(Transport {
+            base_url,
+            auth_header: format!("Bearer {api_key}"),
+            agent: ureq::Agent::new_with_config(agent_config),
+            config,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TransportConfig {
+        &self.config
+    }
+
+    /// POSTs `body` to `path`. With [`Retry::Idempotent`], a 429, a 5xx or a transport error
+    /// is retried up to `max_retries` times after a jittered backoff; the last answer or error
+    /// is returned.
+    pub fn post(
+        &self,
+        path: &str,
+        body: &[u8],
+        retry: Retry,
+    ) -> Result<HttpResponse, TransportError> {
+        self.post_as(path, body, crate::envelope::TEXT, retry)
+    }
+
+    /// [`Self::post`] with a given `Content-Type`.
+    pub fn post_as(
+        &self,
+        path: &str,
+        body: &[u8],
+        content_type: &str,
+        retry: Retry,
+    ) -> Result<HttpResponse, TransportError> {
+        let url = format!("{}{path}", self.base_url);
+        let attempts = self.config.attempts(retry);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self.post_once(&url, body, content_type);
+            if !is_retryable(&result) || attempt >= attempts {
+                return result;
+            }
+            std::thread::sleep(self.config.backoff(attempt - 1));
+        }
+    }
+
+    fn post_once(
+        &self,
+        url: &str,
+        body: &[u8],
+        content_type: &str,
+    ) -> Result<HttpResponse, TransportError> {
+        let mut response = self
+            .agent
+            .post(url)
+            // The operator reads the raw body whatever the Content-Type.
+            .header("Content-Type", content_type)
+            .header("Authorization", &self.auth_header)
+            .header("X-UID2-Client-Version", CLIENT_VERSION)
+            .send(body)
+            .map_err(|e| self.error(url, &e))?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_vec()
+            .map_err(|e| self.error(url, &e))?;
+        Ok(HttpResponse { status, body })
+    }
+
+    fn error(&self, url: &str, err: &ureq::Error) -> TransportError {
+        match err {
+            ureq::Error::Timeout(_) => TransportError::Timeout {
+                url: url.to_owned(),
+                timeout_ms: self.config.timeout.as_millis(),
+            },
+            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+                TransportError::Timeout {
+                    url: url.to_owned(),
+                    timeout_ms: self.config.timeout.as_millis(),
+                }
+            }
+            ureq::Error::BodyExceedsLimit(_) => TransportError::Io {
+                url: url.to_owned(),
+                reason: "the response is larger than 16 MiB".to_owned(),
+            },
+            other => TransportError::Io {
+                url: url.to_owned(),
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_key() {
+        let t = Transport::new(
+            "http://127.0.0.1:1/",
+            "SECRET-KEY",
+            TransportConfig::default(),
+        )
+        .unwrap();
+        assert!(!format!("{t:?}").contains("SECRET-KEY"));
+    }
+}
