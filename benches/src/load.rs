@@ -182,7 +182,7 @@ pub fn run(args: &LoadArgs) -> Result<Report, String> {
             data_dir: data_dir.path().to_path_buf(),
             listen: Some("127.0.0.1:0".to_owned()),
             config: euid_operator::OperatorConfig::default(),
-            init: euid_operator::InitOptions::default(),
+            ..euid_operator::ServerOptions::default()
         }))
         .map_err(|e| format!("operator: {e}"))?;
     let operator_addr = server.local_addr();
@@ -669,7 +669,7 @@ pub fn run_rotation(args: &LoadArgs) -> Result<RotationReport, String> {
             data_dir: data_dir.path().to_path_buf(),
             listen: Some("127.0.0.1:0".to_owned()),
             config,
-            init: euid_operator::InitOptions::default(),
+            ..euid_operator::ServerOptions::default()
         }))
         .map_err(|e| format!("operator: {e}"))?;
     let demo = server

@@ -49,7 +49,7 @@ fn official_sdk_end_to_end() {
             data_dir: data_dir.path().to_path_buf(),
             listen: Some("127.0.0.1:0".to_owned()),
             config: euid_operator::OperatorConfig::default(),
-            init: euid_operator::InitOptions::default(),
+            ..euid_operator::ServerOptions::default()
         }))
         .expect("operator starts");
     let demo = server.demo_client().cloned().expect("demo client");

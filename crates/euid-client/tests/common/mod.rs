@@ -35,7 +35,7 @@ impl TestServer {
             .block_on(euid_operator::start(options))
             .expect("server starts");
         let addr = server.local_addr();
-        let demo = server.demo_client().clone();
+        let demo = server.demo_client().cloned().expect("a demo client");
         TestServer {
             runtime,
             server: Some(server),
