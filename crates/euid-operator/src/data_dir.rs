@@ -438,6 +438,21 @@ pub fn load_keypairs(dir: &DataDir) -> Result<KeypairStore, DataDirError> {
     KeypairStore::from_json(&read(&path)?).map_err(|e| DataDirError::invalid(&path, e))
 }
 
+/// Loads `keysets.json` and `keyset_keys.json`; an error names the file that is wrong, so the
+/// log and the healthcheck point at it.
+pub fn load_key_store(dir: &DataDir) -> Result<euid_token::KeyStore, DataDirError> {
+    let keys_path = dir.keyset_keys();
+    euid_token::KeyStore::from_json(&read(&dir.keysets())?, &read(&keys_path)?).map_err(|e| {
+        let path = match &e {
+            euid_token::KeyStoreError::Json { file, .. } if *file == "keysets.json" => {
+                dir.keysets()
+            }
+            _ => keys_path.clone(),
+        };
+        DataDirError::invalid(&path, e)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -351,11 +351,7 @@ pub fn rotate_keys(path: &Path, options: &RotateOptions) -> Result<Vec<RotatedKe
     }
     let dir = DataDir::new(path);
     let keys_path = dir.keyset_keys();
-    let store = KeyStore::from_json(
-        &data_dir::read(&dir.keysets())?,
-        &data_dir::read(&keys_path)?,
-    )
-    .map_err(|e| DataDirError::invalid(&keys_path, e))?;
+    let store = data_dir::load_key_store(&dir)?;
     let now = now_s();
     let activates = now.saturating_add(options.activates_in_seconds);
     let expires = activates.saturating_add(options.lifetime_seconds);

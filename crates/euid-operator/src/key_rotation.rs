@@ -102,11 +102,7 @@ pub fn maintain_keys(
     }
     let dir = DataDir::new(path);
     let keys_path = dir.keyset_keys();
-    let store = KeyStore::from_json(
-        &data_dir::read(&dir.keysets())?,
-        &data_dir::read(&keys_path)?,
-    )
-    .map_err(|e| DataDirError::invalid(&keys_path, e))?;
+    let store = data_dir::load_key_store(&dir)?;
     let managed = managed_keysets(&store);
     let mut report = KeyMaintenance::default();
 

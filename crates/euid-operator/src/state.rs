@@ -133,21 +133,7 @@ impl Snapshot {
         let clients_path = dir.clients();
         let clients = ClientStore::from_json(&data_dir::read(&clients_path)?)
             .map_err(|e| DataDirError::invalid(&clients_path, e))?;
-        let keys_path = dir.keyset_keys();
-        let keys = KeyStore::from_json(
-            &data_dir::read(&dir.keysets())?,
-            &data_dir::read(&keys_path)?,
-        )
-        .map_err(|e| {
-            // Name the file that is wrong: the healthcheck and the log point at it.
-            let path = match &e {
-                euid_token::KeyStoreError::Json { file, .. } if *file == "keysets.json" => {
-                    dir.keysets()
-                }
-                _ => keys_path.clone(),
-            };
-            DataDirError::invalid(&path, e)
-        })?;
+        let keys = data_dir::load_key_store(dir)?;
         let salts_path = dir.salts_file();
         let salts = SaltStore::from_files(
             &data_dir::read(&dir.salts_metadata())?,

@@ -4,10 +4,6 @@
 
 mod common;
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -105,98 +101,15 @@ impl Needles {
     }
 }
 
-struct Operator {
-    child: Child,
-    addr: std::net::SocketAddr,
-    readers: Vec<JoinHandle<Vec<u8>>>,
-}
-
 /// Spawns the binary with `RUST_LOG=trace`, both output streams captured in full.
-fn spawn_traced(dir: &std::path::Path) -> Operator {
+fn spawn_traced(dir: &std::path::Path) -> SpawnedOperator {
     let config = dir.join("operator-config.json");
     std::fs::write(&config, br#"{"reload_interval_ms":50}"#).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_euid-operator"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.join("data"))
-        .arg("--config")
-        .arg(&config)
-        .env("RUST_LOG", "trace")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn euid-operator");
-    let (tx, rx) = mpsc::channel::<String>();
-    let mut stdout = child.stdout.take().unwrap();
-    let stdout_reader = std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let mut buf = [0u8; 4096];
-        let mut announced = false;
-        loop {
-            match stdout.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => all.extend_from_slice(&buf[..n]),
-            }
-            if !announced {
-                let text = String::from_utf8_lossy(&all);
-                if let Some(line) = text
-                    .lines()
-                    .find(|l| l.starts_with("euid-operator is listening on http://"))
-                {
-                    announced = true;
-                    let _ = tx.send(line.to_owned());
-                }
-            }
-        }
-        all
-    });
-    let mut stderr = child.stderr.take().unwrap();
-    let stderr_reader = std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let _ = stderr.read_to_end(&mut all);
-        all
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the binary prints its address");
-    let addr = line
-        .trim_start_matches("euid-operator is listening on http://")
-        .trim()
-        .parse()
-        .expect("address");
-    Operator {
-        child,
-        addr,
-        readers: vec![stdout_reader, stderr_reader],
-    }
-}
-
-impl Operator {
-    /// SIGTERM (a graceful stop), then everything the process wrote.
-    fn stop(mut self) -> String {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill -TERM");
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let exit = loop {
-            if let Some(exit) = self.child.try_wait().unwrap() {
-                break exit;
-            }
-            if Instant::now() > deadline {
-                self.child.kill().unwrap();
-                panic!("the operator did not stop on SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        assert!(exit.success(), "exit status {exit:?}");
-        let mut log = Vec::new();
-        for reader in self.readers {
-            log.extend(reader.join().unwrap());
-        }
-        String::from_utf8_lossy(&log).into_owned()
-    }
+    SpawnedOperator::spawn(
+        &dir.join("data"),
+        &["--config", config.to_str().unwrap()],
+        &[("RUST_LOG", "trace")],
+    )
 }
 
 #[test]
