@@ -6,7 +6,7 @@ use std::path::Path;
 use euid_crypto::RandomSource;
 use euid_cstg::{decode_request, ServerKeypair};
 use euid_normalize::IdentityInput;
-use euid_token::{first_level_hash, PRIVACY_BITS_CLIENT_SIDE};
+use euid_token::{first_level_hash, GenerateRequest, PRIVACY_BITS_CLIENT_SIDE};
 
 use crate::api_response::{ApiResponse, JSON, TEXT};
 use crate::data_dir::{write_atomic, DataDir, DataDirError, DemoClient};
@@ -125,11 +125,13 @@ pub fn client_generate<R: RandomSource>(
         match snapshot.generator.generate(
             &snapshot.keys,
             &snapshot.salts,
-            identity.identity_type(),
-            identity.as_bytes(),
-            site_id,
-            PRIVACY_BITS_CLIENT_SIDE,
-            now_ms,
+            &GenerateRequest {
+                identity_type: identity.identity_type(),
+                identity_hash: identity.as_bytes(),
+                site_id,
+                privacy_bits: PRIVACY_BITS_CLIENT_SIDE,
+                now_ms,
+            },
             rng,
         ) {
             Ok(tokens) => endpoints::tokens_json(&tokens),

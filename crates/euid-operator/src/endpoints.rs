@@ -13,8 +13,9 @@ use euid_crypto::RandomSource;
 use euid_normalize::{IdentityHash, IdentityInput, IdentityType};
 use euid_tcf::ConsentVerdict;
 use euid_token::{
-    decode_advertising_token, first_level_hash, raw_uid, IdentityScope, IdentityTokens, Keyset,
-    MASTER_KEYSET_ID, MASTER_KEYSET_ID_FOR_SDKS, PRIVACY_BITS_GENERATE, REFRESH_KEYSET_ID,
+    decode_advertising_token, first_level_hash, raw_uid, GenerateRequest, IdentityScope,
+    IdentityTokens, Keyset, MASTER_KEYSET_ID, MASTER_KEYSET_ID_FOR_SDKS, PRIVACY_BITS_GENERATE,
+    REFRESH_KEYSET_ID,
 };
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -246,11 +247,13 @@ pub fn generate<R: RandomSource>(
         .generate(
             &snapshot.keys,
             &snapshot.salts,
-            identity.identity_type(),
-            identity.as_bytes(),
-            client.site_id,
-            PRIVACY_BITS_GENERATE,
-            now_ms,
+            &GenerateRequest {
+                identity_type: identity.identity_type(),
+                identity_hash: identity.as_bytes(),
+                site_id: client.site_id,
+                privacy_bits: PRIVACY_BITS_GENERATE,
+                now_ms,
+            },
             rng,
         )
         .map_err(|_| no_active_key())?;

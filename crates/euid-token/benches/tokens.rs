@@ -65,11 +65,13 @@ fn benches(c: &mut Criterion) {
             gen.generate(
                 &keys,
                 &salts,
-                IdentityType::Email,
-                black_box(&ih),
-                site,
-                1,
-                NOW,
+                &GenerateRequest {
+                    identity_type: IdentityType::Email,
+                    identity_hash: black_box(&ih),
+                    site_id: site,
+                    privacy_bits: 1,
+                    now_ms: NOW,
+                },
                 &mut rng,
             )
         })
@@ -90,11 +92,13 @@ fn benches(c: &mut Criterion) {
             gen.generate(
                 &keys,
                 &salts,
-                IdentityType::Email,
-                black_box(&ih),
-                site,
-                1,
-                NOW,
+                &GenerateRequest {
+                    identity_type: IdentityType::Email,
+                    identity_hash: black_box(&ih),
+                    site_id: site,
+                    privacy_bits: 1,
+                    now_ms: NOW,
+                },
                 &mut counter,
             )
         })
@@ -147,11 +151,13 @@ fn benches(c: &mut Criterion) {
         .generate(
             &keys,
             &salts,
-            IdentityType::Email,
-            &ih,
-            site,
-            1,
-            NOW,
+            &GenerateRequest {
+                identity_type: IdentityType::Email,
+                identity_hash: &ih,
+                site_id: site,
+                privacy_bits: 1,
+                now_ms: NOW,
+            },
             &mut rng,
         )
         .expect("generate");

@@ -154,6 +154,35 @@ impl std::fmt::Debug for RefreshOutcome {
     }
 }
 
+/// What [`TokenGenerator::generate`] mints tokens for: whose identity, for which site, with
+/// which privacy bits, and when (the identity is established now). `Debug` leaves out the
+/// identity hash.
+#[derive(Clone, Copy)]
+pub struct GenerateRequest<'a> {
+    /// Email or phone.
+    pub identity_type: IdentityType,
+    /// The identity hash (SHA-256 of the normalized identity, or the hash given).
+    pub identity_hash: &'a [u8],
+    /// The publisher's site.
+    pub site_id: i32,
+    /// Privacy bits for both tokens ([`PRIVACY_BITS_GENERATE`], [`PRIVACY_BITS_CLIENT_SIDE`]).
+    pub privacy_bits: u32,
+    /// Now, Unix ms.
+    pub now_ms: i64,
+}
+
+impl std::fmt::Debug for GenerateRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenerateRequest")
+            .field("identity_type", &self.identity_type)
+            .field("identity_hash", &"<redacted>")
+            .field("site_id", &self.site_id)
+            .field("privacy_bits", &self.privacy_bits)
+            .field("now_ms", &self.now_ms)
+            .finish()
+    }
+}
+
 /// Mints and refreshes token pairs. Holds only configuration: keys and salts are snapshots
 /// passed per call, so rotation never blocks.
 #[derive(Debug, Clone)]
@@ -200,31 +229,26 @@ impl TokenGenerator {
     /// Issues tokens for an identity hash (`/v2/token/generate`): v4 advertising token under
     /// the active master key and the site's key (or the fallback publisher key), and a v3
     /// refresh token in a fresh refresh envelope under the active refresh key.
-    #[allow(clippy::too_many_arguments)]
     pub fn generate(
         &self,
         keys: &KeyStore,
         salts: &SaltStore,
-        identity_type: IdentityType,
-        identity_hash: &[u8],
-        site_id: i32,
-        privacy_bits: u32,
-        now_ms: i64,
+        request: &GenerateRequest<'_>,
         rng: &mut impl RandomSource,
     ) -> Result<IdentityTokens, TokenError> {
-        let flh = first_level_hash(identity_hash, salts);
-        let uid = self.derive_raw_uid(&flh, identity_type, salts);
+        let flh = first_level_hash(request.identity_hash, salts);
+        let uid = self.derive_raw_uid(&flh, request.identity_type, salts);
         self.issue(
             keys,
             &Identity {
                 first_level_hash: &flh,
                 raw_uid: &uid,
-                identity_type,
-                site_id,
-                privacy_bits,
-                established_ms: now_ms,
+                identity_type: request.identity_type,
+                site_id: request.site_id,
+                privacy_bits: request.privacy_bits,
+                established_ms: request.now_ms,
             },
-            now_ms,
+            request.now_ms,
             rng,
         )
     }

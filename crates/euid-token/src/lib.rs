@@ -23,8 +23,8 @@ pub use advertising_token::{
 };
 pub use error::TokenError;
 pub use generator::{
-    IdentityTokens, RefreshOutcome, TokenConfig, TokenGenerator, PRIVACY_BITS_CLIENT_SIDE,
-    PRIVACY_BITS_GENERATE,
+    GenerateRequest, IdentityTokens, RefreshOutcome, TokenConfig, TokenGenerator,
+    PRIVACY_BITS_CLIENT_SIDE, PRIVACY_BITS_GENERATE,
 };
 pub use identity::{
     first_level_hash, raw_uid, raw_uid_v2, IdentityScope, RawUid, RAW_UID_V2_LEN, RAW_UID_V3_LEN,

@@ -69,11 +69,13 @@ fn generate_issues_an_sdk_shaped_token_pair() {
         .generate(
             &keys,
             &salts,
-            IdentityType::Email,
-            &ih(1),
-            SITE,
-            PRIVACY_BITS_GENERATE,
-            NOW,
+            &GenerateRequest {
+                identity_type: IdentityType::Email,
+                identity_hash: &ih(1),
+                site_id: SITE,
+                privacy_bits: PRIVACY_BITS_GENERATE,
+                now_ms: NOW,
+            },
             &mut rng,
         )
         .unwrap();
@@ -134,11 +136,13 @@ fn generate_issues_an_sdk_shaped_token_pair() {
         .generate(
             &keys,
             &salts,
-            IdentityType::Email,
-            &ih(1),
-            SITE,
-            1,
-            NOW,
+            &GenerateRequest {
+                identity_type: IdentityType::Email,
+                identity_hash: &ih(1),
+                site_id: SITE,
+                privacy_bits: 1,
+                now_ms: NOW,
+            },
             &mut rng,
         )
         .unwrap();
@@ -155,11 +159,13 @@ fn generate_is_deterministic_given_the_randomness() {
         .generate(
             &keys,
             &salts,
-            IdentityType::Phone,
-            &ih(2),
-            SITE,
-            1,
-            NOW,
+            &GenerateRequest {
+                identity_type: IdentityType::Phone,
+                identity_hash: &ih(2),
+                site_id: SITE,
+                privacy_bits: 1,
+                now_ms: NOW,
+            },
             &mut CountingRandom(0),
         )
         .unwrap();
@@ -167,11 +173,13 @@ fn generate_is_deterministic_given_the_randomness() {
         .generate(
             &keys,
             &salts,
-            IdentityType::Phone,
-            &ih(2),
-            SITE,
-            1,
-            NOW,
+            &GenerateRequest {
+                identity_type: IdentityType::Phone,
+                identity_hash: &ih(2),
+                site_id: SITE,
+                privacy_bits: 1,
+                now_ms: NOW,
+            },
             &mut CountingRandom(0),
         )
         .unwrap();
@@ -191,11 +199,13 @@ fn site_without_keys_uses_the_fallback_and_missing_keys_fail() {
         .generate(
             &keys,
             &salts,
-            IdentityType::Email,
-            &ih(3),
-            999,
-            1,
-            NOW,
+            &GenerateRequest {
+                identity_type: IdentityType::Email,
+                identity_hash: &ih(3),
+                site_id: 999,
+                privacy_bits: 1,
+                now_ms: NOW,
+            },
             &mut CountingRandom(0),
         )
         .unwrap();
@@ -218,11 +228,13 @@ fn site_without_keys_uses_the_fallback_and_missing_keys_fail() {
             .generate(
                 &keys,
                 &salts,
-                IdentityType::Email,
-                &ih(3),
-                999,
-                1,
-                NOW,
+                &GenerateRequest {
+                    identity_type: IdentityType::Email,
+                    identity_hash: &ih(3),
+                    site_id: 999,
+                    privacy_bits: 1,
+                    now_ms: NOW,
+                },
                 &mut CountingRandom(0),
             )
             .unwrap_err();
@@ -234,11 +246,13 @@ fn site_without_keys_uses_the_fallback_and_missing_keys_fail() {
         .generate(
             &keys,
             &salts,
-            IdentityType::Email,
-            &ih(3),
-            SITE,
-            1,
-            1_000,
+            &GenerateRequest {
+                identity_type: IdentityType::Email,
+                identity_hash: &ih(3),
+                site_id: SITE,
+                privacy_bits: 1,
+                now_ms: 1_000,
+            },
             &mut CountingRandom(0),
         )
         .unwrap_err();
@@ -257,11 +271,13 @@ fn raw_uid_v2_option_gives_163_byte_tokens() {
         .generate(
             &keys,
             &salts,
-            IdentityType::Email,
-            &ih(4),
-            SITE,
-            1,
-            NOW,
+            &GenerateRequest {
+                identity_type: IdentityType::Email,
+                identity_hash: &ih(4),
+                site_id: SITE,
+                privacy_bits: 1,
+                now_ms: NOW,
+            },
             &mut CountingRandom(0),
         )
         .unwrap();
@@ -280,11 +296,13 @@ fn refresh_keeps_the_identity_and_rotates_the_response_key() {
         .generate(
             &keys,
             &salts,
-            IdentityType::Phone,
-            &ih(5),
-            SITE,
-            3,
-            NOW,
+            &GenerateRequest {
+                identity_type: IdentityType::Phone,
+                identity_hash: &ih(5),
+                site_id: SITE,
+                privacy_bits: 3,
+                now_ms: NOW,
+            },
             &mut rng,
         )
         .unwrap();
@@ -333,11 +351,13 @@ fn refresh_expired_and_scope_mismatch() {
         .generate(
             &keys,
             &salts,
-            IdentityType::Email,
-            &ih(6),
-            SITE,
-            1,
-            NOW,
+            &GenerateRequest {
+                identity_type: IdentityType::Email,
+                identity_hash: &ih(6),
+                site_id: SITE,
+                privacy_bits: 1,
+                now_ms: NOW,
+            },
             &mut CountingRandom(0),
         )
         .unwrap();
@@ -373,11 +393,13 @@ fn refresh_expired_and_scope_mismatch() {
         .generate(
             &keys,
             &salts,
-            IdentityType::Email,
-            &ih(6),
-            SITE,
-            1,
-            NOW,
+            &GenerateRequest {
+                identity_type: IdentityType::Email,
+                identity_hash: &ih(6),
+                site_id: SITE,
+                privacy_bits: 1,
+                now_ms: NOW,
+            },
             &mut CountingRandom(0),
         )
         .unwrap();
@@ -398,11 +420,13 @@ fn envelope_errors_use_the_operator_texts() {
         .generate(
             &keys,
             &salts,
-            IdentityType::Email,
-            &ih(7),
-            SITE,
-            1,
-            NOW,
+            &GenerateRequest {
+                identity_type: IdentityType::Email,
+                identity_hash: &ih(7),
+                site_id: SITE,
+                privacy_bits: 1,
+                now_ms: NOW,
+            },
             &mut CountingRandom(0),
         )
         .unwrap();
@@ -505,11 +529,13 @@ fn envelope_json_in_another_field_order_still_opens() {
         .generate(
             &keys,
             &salts,
-            IdentityType::Email,
-            &ih(8),
-            SITE,
-            1,
-            NOW,
+            &GenerateRequest {
+                identity_type: IdentityType::Email,
+                identity_hash: &ih(8),
+                site_id: SITE,
+                privacy_bits: 1,
+                now_ms: NOW,
+            },
             &mut CountingRandom(3),
         )
         .unwrap();

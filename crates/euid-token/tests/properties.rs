@@ -85,7 +85,7 @@ proptest! {
         let now = activates_s * 1000 + offset_ms;
         let gen = TokenGenerator::new(TokenConfig::default()).unwrap();
         let t = gen
-            .generate(&keys, &salts, ty, &ih, site, privacy_bits, now, &mut CountingRandom(seed))
+            .generate(&keys, &salts, &GenerateRequest { identity_type: ty, identity_hash: &ih, site_id: site, privacy_bits, now_ms: now }, &mut CountingRandom(seed))
             .unwrap();
         let ad = decode_advertising_token(&keys, &t.advertising_token, now).unwrap();
         let flh = first_level_hash(&ih, &salts);
@@ -174,7 +174,7 @@ proptest! {
         let now = 1_600_000_000_000;
         let gen = TokenGenerator::new(TokenConfig::default()).unwrap();
         let t = gen
-            .generate(&keys, &salts(4, "x"), ty, &ih, 100, 1, now, &mut CountingRandom(1))
+            .generate(&keys, &salts(4, "x"), &GenerateRequest { identity_type: ty, identity_hash: &ih, site_id: 100, privacy_bits: 1, now_ms: now }, &mut CountingRandom(1))
             .unwrap();
         let mut bytes = URL_SAFE_NO_PAD.decode(&t.advertising_token).unwrap();
         let i = bit.index(bytes.len() * 8);
@@ -195,7 +195,7 @@ proptest! {
         let gen = TokenGenerator::new(TokenConfig::default()).unwrap();
         let salts = salts(4, "x");
         let t = gen
-            .generate(&keys, &salts, IdentityType::Email, &ih, 100, 1, now, &mut CountingRandom(1))
+            .generate(&keys, &salts, &GenerateRequest { identity_type: IdentityType::Email, identity_hash: &ih, site_id: 100, privacy_bits: 1, now_ms: now }, &mut CountingRandom(1))
             .unwrap();
         let mut bytes = STANDARD.decode(&t.refresh_token).unwrap();
         let i = bit.index(bytes.len() * 8);
@@ -225,7 +225,7 @@ proptest! {
         let gen = TokenGenerator::new(TokenConfig::default()).unwrap();
         let salts = salts(4, "x");
         let before = gen
-            .generate(&old, &salts, IdentityType::Email, &ih, 100, 1, t0 * 1000, &mut CountingRandom(1))
+            .generate(&old, &salts, &GenerateRequest { identity_type: IdentityType::Email, identity_hash: &ih, site_id: 100, privacy_bits: 1, now_ms: t0 * 1000 }, &mut CountingRandom(1))
             .unwrap();
 
         // The rotated snapshot keeps the old keys and adds new ones activating at t0 + gap.
@@ -240,7 +240,7 @@ proptest! {
         prop_assert!(open_refresh_envelope(&rotated, &before.refresh_token).is_ok());
 
         let after = gen
-            .generate(&rotated, &salts, IdentityType::Email, &ih, 100, 1, now, &mut CountingRandom(2))
+            .generate(&rotated, &salts, &GenerateRequest { identity_type: IdentityType::Email, identity_hash: &ih, site_id: 100, privacy_bits: 1, now_ms: now }, &mut CountingRandom(2))
             .unwrap();
         let ad2 = decode_advertising_token(&rotated, &after.advertising_token, now).unwrap();
         prop_assert_eq!((ad2.master_key_id, ad2.site_key_id), (new_ids[0], new_ids[3]));
@@ -285,7 +285,7 @@ proptest! {
         let gen = TokenGenerator::new(TokenConfig::default()).unwrap();
         let salts = salts(4, "x");
         let t = gen
-            .generate(&keys, &salts, IdentityType::Email, &ih, 100, 1, now, &mut CountingRandom(1))
+            .generate(&keys, &salts, &GenerateRequest { identity_type: IdentityType::Email, identity_hash: &ih, site_id: 100, privacy_bits: 1, now_ms: now }, &mut CountingRandom(1))
             .unwrap();
         let mut token = open_refresh_envelope(&keys, &t.refresh_token).unwrap().token;
         token.site_id = site_id;
@@ -333,11 +333,13 @@ fn every_single_bit_flip_is_refused() {
         .generate(
             &keys,
             &salts,
-            IdentityType::Phone,
-            &[9; 32],
-            100,
-            1,
-            now,
+            &GenerateRequest {
+                identity_type: IdentityType::Phone,
+                identity_hash: &[9; 32],
+                site_id: 100,
+                privacy_bits: 1,
+                now_ms: now,
+            },
             &mut CountingRandom(7),
         )
         .unwrap();
@@ -388,11 +390,13 @@ fn round_trips_over_a_million_salt_buckets() {
             .generate(
                 &keys,
                 &salts,
-                ty,
-                &ih,
-                4242,
-                0,
-                now,
+                &GenerateRequest {
+                    identity_type: ty,
+                    identity_hash: &ih,
+                    site_id: 4242,
+                    privacy_bits: 0,
+                    now_ms: now,
+                },
                 &mut CountingRandom(seed),
             )
             .unwrap();

@@ -124,11 +124,13 @@ fn tokens_minted_here_decrypt_in_the_sdk() {
             .generate(
                 &keys,
                 &salts,
-                ty,
-                &ih,
-                site,
-                PRIVACY_BITS_GENERATE,
-                now,
+                &GenerateRequest {
+                    identity_type: ty,
+                    identity_hash: &ih,
+                    site_id: site,
+                    privacy_bits: PRIVACY_BITS_GENERATE,
+                    now_ms: now,
+                },
                 &mut rng,
             )
             .unwrap();
