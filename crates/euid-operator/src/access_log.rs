@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -184,26 +184,45 @@ impl Drop for AccessLog {
     }
 }
 
-/// The log thread: waits for an entry, then formats everything queued and writes it at once.
+/// How long the log thread sleeps between batches. It polls rather than blocking on the
+/// queue: a blocked receiver must be woken by every `try_send` (a futex wake and a context
+/// switch per request, measured at about a fifth of the binary's throughput on 2 cores),
+/// while a sleeping one costs requests nothing.
+const BATCH_INTERVAL: Duration = Duration::from_millis(20);
+
+/// The log thread: every [`BATCH_INTERVAL`], formats everything queued and writes it at once;
+/// ends when the log is dropped, after writing what is left.
 fn write_lines(receiver: &Receiver<Msg>, mut out: Box<dyn Write + Send>) {
     let mut text = String::with_capacity(64 * 1024);
     let mut acks = Vec::new();
-    while let Ok(first) = receiver.recv() {
-        text.clear();
-        let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            match msg {
-                Msg::Line(entry) => format_line(&entry, &mut text),
-                Msg::Flush(ack) => acks.push(ack),
+    loop {
+        // Drain until the queue is empty, the log is dropped, or a batch is full.
+        let state = loop {
+            match receiver.try_recv() {
+                Ok(Msg::Line(entry)) => format_line(&entry, &mut text),
+                Ok(Msg::Flush(ack)) => acks.push(ack),
+                Err(TryRecvError::Empty) => break TryRecvError::Empty,
+                Err(TryRecvError::Disconnected) => break TryRecvError::Disconnected,
             }
-            if text.len() < 60 * 1024 {
-                next = receiver.try_recv().ok();
+            if text.len() >= 60 * 1024 {
+                // More may be queued: write this batch and come straight back.
+                break TryRecvError::Empty;
             }
+        };
+        let full = text.len() >= 60 * 1024;
+        if !text.is_empty() {
+            // A log that cannot be written is not worth stopping requests for.
+            let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+            text.clear();
         }
-        // A log that cannot be written is not worth stopping requests for.
-        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
         for ack in acks.drain(..) {
             let _ = ack.try_send(());
+        }
+        if state == TryRecvError::Disconnected {
+            return;
+        }
+        if !full {
+            std::thread::sleep(BATCH_INTERVAL);
         }
     }
 }
