@@ -45,11 +45,17 @@ impl OptOutStore for DiscardOptOuts {
     fn record(&self, _record: &OptOutRecord) -> Result<(), OptOutError> {
         Ok(())
     }
-    fn opted_out_since(&self, _first_level_hash: &[u8; 32]) -> Option<i64> {
-        None
+    fn opted_out_since(&self, _first_level_hash: &[u8; 32]) -> Result<Option<i64>, OptOutError> {
+        Ok(None)
     }
-    fn advertising_id_opted_out_since(&self, _advertising_id: &[u8]) -> Option<i64> {
-        None
+    fn advertising_id_opted_out_since(
+        &self,
+        _advertising_id: &[u8],
+    ) -> Result<Option<i64>, OptOutError> {
+        Ok(None)
+    }
+    fn available(&self) -> Result<(), OptOutError> {
+        Ok(())
     }
     fn len(&self) -> usize {
         0
@@ -71,7 +77,10 @@ fn fixture() -> &'static Fixture {
             salt_bucket_count: 64,
             ..InitOptions::default()
         };
-        let demo = init_data_dir(&dir, &options).expect("init").demo_client;
+        let demo = init_data_dir(&dir, &options)
+            .expect("init")
+            .demo_client
+            .expect("a demo client");
         let mut config = OperatorConfig::default();
         config.max_body_bytes = LIMIT;
         let operator = Operator::load(
