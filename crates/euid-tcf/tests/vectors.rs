@@ -348,6 +348,7 @@ fn tcf_json_invalid_strings_are_rejected() {
 fn every_operator_verdict_matches_decision_11() {
     let policy = ConsentPolicy::default();
     let mut counts = BTreeMap::new();
+    let (mut stated_rows, mut iab_rows) = (0, 0);
     for line in testdata("tcf_operator_verdicts.jsonl")
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -364,11 +365,28 @@ fn every_operator_verdict_matches_decision_11() {
                 "{:?} {input}",
                 row["name"]
             ),
-            "INSUFFICIENT" => assert!(
-                matches!(got, Ok(ConsentVerdict::Insufficient { .. })),
-                "{:?} {input}: {got:?}",
-                row["name"]
-            ),
+            "INSUFFICIENT" => {
+                let Ok(ConsentVerdict::Insufficient { missing_purposes }) = &got else {
+                    panic!("{:?} {input}: {got:?}", row["name"]);
+                };
+                // Where the vector names the missing purposes, they are exactly ours.
+                let source = row["source"].as_str().unwrap_or("");
+                if let Some(stated) = stated_missing_purposes(source) {
+                    assert_eq!(missing_purposes, &stated, "{source}: {input}");
+                    stated_rows += 1;
+                }
+                // Where IAB's decoder reads the string, its fields give the missing purposes.
+                let js = &row["jsRaw"];
+                if js["ok"].as_bool() == Some(true) {
+                    assert_eq!(
+                        missing_purposes,
+                        &missing_from_iab_fields(&policy, js),
+                        "{:?} {input}",
+                        row["name"]
+                    );
+                    iab_rows += 1;
+                }
+            }
             // Decision 11: the operator's 500s are 400 `User consent is invalid` here.
             "INVALID" | "SERVER_ERROR" => {
                 assert!(got.is_err(), "{:?} {input}: {got:?}", row["name"])
@@ -383,6 +401,63 @@ fn every_operator_verdict_matches_decision_11() {
         }
     }
     assert_eq!(counts.values().sum::<i32>(), 107, "{counts:?}");
+    // The vectors name the missing purpose once; IAB's decoder reads 18 of 19 insufficient rows.
+    assert_eq!(stated_rows, 1, "rows naming their missing purposes");
+    assert_eq!(iab_rows, 18, "insufficient rows IAB's decoder reads");
+}
+
+/// The purposes a vector's `source` says are missing ("missing purpose 1 -> …",
+/// "missing purposes 2 and 7 …"), or `None` when it names none.
+fn stated_missing_purposes(source: &str) -> Option<Vec<u8>> {
+    let at = source.find("missing purpose")?;
+    let rest = source[at..]
+        .trim_start_matches("missing purposes")
+        .trim_start_matches("missing purpose");
+    let mut purposes = Vec::new();
+    for word in rest.split(|c: char| c == ',' || c.is_whitespace()) {
+        match word.trim_end_matches([')', '.', ';']) {
+            "" | "and" => continue,
+            w => match w.parse::<u8>() {
+                Ok(p) => purposes.push(p),
+                Err(_) => break,
+            },
+        }
+    }
+    (!purposes.is_empty()).then_some(purposes)
+}
+
+/// The policy's purposes that IAB's decoded fields do not grant: a purpose counts with purpose
+/// consent and vendor consent, or with purpose legitimate interest and vendor legitimate
+/// interest (the rule the crate README states).
+fn missing_from_iab_fields(policy: &ConsentPolicy, js: &Value) -> Vec<u8> {
+    let vendor = u64::from(policy.vendor_id);
+    let vendor_consent = ids_from_ranges(&js["vendorConsentsRanges"]).contains(&vendor);
+    let vendor_li = ids_from_ranges(&js["vendorLegitimateInterestsRanges"]).contains(&vendor);
+    let consents = ids(&js["purposeConsents"]);
+    let interests = ids(&js["purposeLegitimateInterests"]);
+    policy
+        .purposes
+        .iter()
+        .copied()
+        .filter(|&p| {
+            let p64 = u64::from(p);
+            !((vendor_consent && consents.contains(&p64))
+                || (vendor_li && interests.contains(&p64)))
+        })
+        .collect()
+}
+
+#[test]
+fn stated_missing_purposes_are_read_from_the_source_text() {
+    assert_eq!(
+        stated_missing_purposes("Test.java (missing purpose 1 -> insufficient_user_consent)"),
+        Some(vec![1])
+    );
+    assert_eq!(
+        stated_missing_purposes("x (missing purposes 2, 7 and 10)"),
+        Some(vec![2, 7, 10])
+    );
+    assert_eq!(stated_missing_purposes("IAB spec example"), None);
 }
 
 #[test]
