@@ -107,6 +107,7 @@ impl PipelineFixture {
         let request = ApiRequest {
             endpoint,
             authorization,
+            origin: None,
             binary: false,
             body,
         };

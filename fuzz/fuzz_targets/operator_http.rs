@@ -5,8 +5,8 @@
 //!
 //! Input: one selector byte, the `Content-Type` header value up to the first NUL, the
 //! `Content-Length` header value up to the next NUL, then the body.
-//! - selector bit 7 clear: the body as is, to the endpoint of the low nibble (0–7:
-//!   `Endpoint::ALL`, 8 and above: client-generate).
+//! - selector bit 7 clear: the body as is, to the endpoint of the low nibble (0–8:
+//!   `Endpoint::ALL`, the last of which is client-generate; 9 and above: client-generate).
 //! - selector bit 7 set: the body is replaced by an empty request envelope for
 //!   `/v2/key/sharing`, sealed with the demo client's secret: raw bytes (bit 0 set) or
 //!   base64 text (bit 0 clear).
@@ -146,7 +146,7 @@ fuzz_target!(|data: &[u8]| {
     } else {
         let path = Endpoint::ALL
             .get(usize::from(selector & 0x0f))
-            .map_or(euid_operator::cstg::PATH, |e| e.path());
+            .map_or(Endpoint::ClientGenerate.path(), |e| e.path());
         (path, body.to_vec())
     };
 

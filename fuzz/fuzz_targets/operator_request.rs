@@ -2,8 +2,9 @@
 //! a 5xx: bad input is always the client's 4xx.
 //!
 //! Input: one selector byte, then the body. The selector's low nibble picks the endpoint
-//! (0–7: `Endpoint::ALL` in order — generate, refresh, validate, logout, key/bidstream,
-//! key/sharing, identity/map, optout/status; 8 and above: client-generate); bit 7 asks for
+//! (0–8: `Endpoint::ALL` in order — generate, refresh, validate, logout, key/bidstream,
+//! key/sharing, identity/map, optout/status, client-generate; 9 and above: client-generate
+//! too); bit 7 asks for
 //! binary envelopes; bit 6 drops the `Authorization` header on refresh and the `Origin`
 //! header on client-generate. Envelope endpoints get the body sealed into a request envelope
 //! with the demo client's secret, so their JSON parsers see it; refresh and client-generate
@@ -22,7 +23,7 @@ use base64::Engine as _;
 use euid_crypto::{AesGcmKey, BatchedOsRandom};
 use euid_envelope::{open_refresh_response, open_response, seal_request, ClientSecret};
 use euid_fuzz::reached;
-use euid_operator::cstg::{client_generate, KEYPAIRS_FILE};
+use euid_operator::cstg::KEYPAIRS_FILE;
 use euid_operator::data_dir::DataDir;
 use euid_operator::optout::{OptOutError, OptOutRecord, OptOutStore};
 use euid_operator::server::now_ms;
@@ -114,6 +115,7 @@ fn fixture() -> &'static Fixture {
         let request = ApiRequest {
             endpoint: Endpoint::TokenGenerate,
             authorization: Some(&auth),
+            origin: None,
             binary: true,
             body: &body,
         };
@@ -179,16 +181,20 @@ fuzz_target!(|data: &[u8]| {
     let binary = selector & 0x80 != 0;
     let omit_header = selector & 0x40 != 0;
 
-    let Some(&endpoint) = Endpoint::ALL.get(index) else {
-        let origin = (!omit_header).then_some("http://localhost:3000");
-        let response = client_generate(
-            &snapshot,
-            f.operator.optouts(),
-            &body,
-            origin,
-            now,
-            &mut rng,
-        );
+    let endpoint = Endpoint::ALL
+        .get(index)
+        .copied()
+        .unwrap_or(Endpoint::ClientGenerate);
+
+    if endpoint == Endpoint::ClientGenerate {
+        let request = ApiRequest {
+            endpoint,
+            authorization: None,
+            origin: (!omit_header).then_some("http://localhost:3000"),
+            binary,
+            body: &body,
+        };
+        let response = handle(&snapshot, f.operator.optouts(), &request, now, &mut rng);
         no_server_error(&response, "client-generate");
         if response.http_status == 200 {
             reached("client-generate answers 200");
@@ -200,6 +206,7 @@ fuzz_target!(|data: &[u8]| {
         let request = ApiRequest {
             endpoint,
             authorization: (!omit_header).then_some(f.auth.as_str()),
+            origin: None,
             binary,
             body: &body,
         };
@@ -222,6 +229,7 @@ fuzz_target!(|data: &[u8]| {
     let request = ApiRequest {
         endpoint,
         authorization: Some(&f.auth),
+        origin: None,
         binary,
         body: &sealed,
     };

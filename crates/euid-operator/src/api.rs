@@ -5,12 +5,13 @@ use euid_base64::{encode_into, encoded_len, Alphabet};
 use euid_crypto::RandomSource;
 use euid_envelope::{open_request, seal_refresh_response, seal_response, BodyEncoding};
 
+use crate::api_error::{ApiError, HealthProblem};
 pub use crate::api_response::{ApiResponse, JSON, OCTET_STREAM, TEXT};
 use crate::clients::{bearer_key, Client, Role};
 use crate::endpoints;
 use crate::optout::OptOutStore;
 pub use crate::route::Endpoint;
-use crate::state::Snapshot;
+use crate::snapshot::Snapshot;
 
 /// One request, as the HTTP layer saw it.
 #[derive(Clone, Copy)]
@@ -19,6 +20,9 @@ pub struct ApiRequest<'a> {
     pub endpoint: Endpoint,
     /// The `Authorization` header value, if any.
     pub authorization: Option<&'a str>,
+    /// The `Origin` header value, if any (read by [`Endpoint::ClientGenerate`] only; more
+    /// than one, or one that is not visible ASCII, is passed as `""`, which matches nothing).
+    pub origin: Option<&'a str>,
     /// Whether the request said `Content-Type: application/octet-stream`.
     pub binary: bool,
     /// The raw body.
@@ -41,41 +45,42 @@ pub fn authorize<'s>(
     authorization: Option<&str>,
     roles: &[Role],
 ) -> Result<&'s Client, ApiResponse> {
+    let unauthorized = || ApiResponse::from(ApiError::Unauthorized);
     let key = authorization
         .and_then(bearer_key)
-        .ok_or_else(ApiResponse::unauthorized)?;
+        .ok_or_else(unauthorized)?;
     let client = snapshot
         .clients
         .authenticate(key)
-        .ok_or_else(ApiResponse::unauthorized)?;
+        .ok_or_else(unauthorized)?;
     if !client.roles.contains_any(roles) {
-        return Err(ApiResponse::unauthorized().with_site(Some(client.site_id)));
+        return Err(unauthorized().with_site(Some(client.site_id)));
     }
     Ok(client)
 }
 
 /// Why the snapshot cannot serve tokens, if it cannot (for `/ops/healthcheck`): a missing
 /// active master, refresh or fallback publisher key, or no API clients.
-pub fn health_problem(snapshot: &Snapshot, now_ms: i64) -> Option<String> {
+pub fn health_problem(snapshot: &Snapshot, now_ms: i64) -> Option<HealthProblem> {
     use euid_token::{FALLBACK_PUBLISHER_SITE_ID, MASTER_KEYSET_ID, REFRESH_KEYSET_ID};
     let keys = &snapshot.keys;
     if keys.active_key(MASTER_KEYSET_ID, now_ms).is_none() {
-        return Some("no active master key".to_owned());
+        return Some(HealthProblem::NoMasterKey);
     }
     if keys.active_key(REFRESH_KEYSET_ID, now_ms).is_none() {
-        return Some("no active refresh key".to_owned());
+        return Some(HealthProblem::NoRefreshKey);
     }
     if keys.site_key(FALLBACK_PUBLISHER_SITE_ID, now_ms).is_none() {
-        return Some("no active publisher fallback key (keyset 2)".to_owned());
+        return Some(HealthProblem::NoFallbackPublisherKey);
     }
     if snapshot.clients.is_empty() {
-        return Some("no API clients loaded".to_owned());
+        return Some(HealthProblem::NoClients);
     }
     None
 }
 
-/// Runs one request through the pipeline: authentication, envelope, endpoint logic,
-/// response sealing. Pure apart from the opt-out store's write on logout.
+/// Runs one request to any endpoint through the pipeline: authentication, envelope, endpoint
+/// logic, response sealing. Pure apart from the opt-out store's write on logout.
 pub fn handle<R: RandomSource>(
     snapshot: &Snapshot,
     optouts: &dyn OptOutStore,
@@ -83,8 +88,12 @@ pub fn handle<R: RandomSource>(
     now_ms: i64,
     rng: &mut R,
 ) -> ApiResponse {
-    if request.endpoint == Endpoint::TokenRefresh {
-        return handle_refresh(snapshot, optouts, request, now_ms, rng);
+    match request.endpoint {
+        Endpoint::TokenRefresh => return handle_refresh(snapshot, optouts, request, now_ms, rng),
+        Endpoint::ClientGenerate => {
+            return handle_client_generate(snapshot, optouts, request, now_ms, rng)
+        }
+        _ => {}
     }
     let client = match authorize(snapshot, request.authorization, request.endpoint.roles()) {
         Ok(client) => client,
@@ -104,7 +113,7 @@ pub fn handle<R: RandomSource>(
         &snapshot.skew,
     ) {
         Ok(opened) => opened,
-        Err(e) => return ApiResponse::client_error(&e.to_string()).with_site(site),
+        Err(e) => return ApiResponse::from(ApiError::Envelope(e)).with_site(site),
     };
     let json = &opened.json;
     let outcome = match request.endpoint {
@@ -117,14 +126,15 @@ pub fn handle<R: RandomSource>(
         Endpoint::KeySharing => endpoints::key_sharing(snapshot, client, now_ms),
         Endpoint::IdentityMap => endpoints::identity_map(snapshot, optouts, json),
         Endpoint::OptoutStatus => endpoints::optout_status(optouts, json),
-        Endpoint::TokenRefresh => return ApiResponse::unauthorized(),
+        // Dispatched above: they have no API key and no v2 envelope.
+        Endpoint::TokenRefresh | Endpoint::ClientGenerate => Err(ApiError::Unauthorized),
     };
     match outcome {
         Ok(response_json) => {
             let sealed = seal_response(client.secret(), now_ms, opened.nonce, &response_json, rng);
             encoded(sealed, opened.response_encoding == BodyEncoding::Binary).with_site(site)
         }
-        Err(error) => error.with_site(site),
+        Err(error) => ApiResponse::from(error).with_site(site),
     }
 }
 
@@ -168,6 +178,33 @@ fn handle_refresh<R: RandomSource>(
         endpoints::RefreshReply::Sealed { key, json } => {
             encoded(seal_refresh_response(&key, &json, rng), request.binary).with_site(site)
         }
-        endpoints::RefreshReply::Error(error) => error.with_site(site),
+        endpoints::RefreshReply::Error(error) => ApiResponse::from(error).with_site(site),
+    }
+}
+
+/// Client-side generation: the body is the browser SDK's request, sealed to the keypair of
+/// its `subscription_id` and checked against the page's `Origin` (or its `app_name`); the
+/// answer is sealed with the ECDH shared secret, as base64 text.
+fn handle_client_generate<R: RandomSource>(
+    snapshot: &Snapshot,
+    optouts: &dyn OptOutStore,
+    request: &ApiRequest<'_>,
+    now_ms: i64,
+    rng: &mut R,
+) -> ApiResponse {
+    let decoded =
+        match euid_cstg::decode_request(&snapshot.cstg_keypairs, request.body, request.origin) {
+            Ok(decoded) => decoded,
+            Err(e) => return ApiError::ClientGenerate(e).into(),
+        };
+    let site = Some(decoded.keypair.site_id);
+    match endpoints::client_generate(snapshot, optouts, &decoded, now_ms, rng) {
+        Ok(json) => ApiResponse {
+            http_status: 200,
+            content_type: TEXT,
+            body: decoded.seal_response(&json, rng).into_bytes(),
+            site_id: site,
+        },
+        Err(error) => ApiResponse::from(error).with_site(site),
     }
 }

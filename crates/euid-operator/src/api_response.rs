@@ -1,6 +1,6 @@
-//! What the pipeline answers: a status, a content type and bytes, and the plain JSON error
-//! bodies every endpoint shares. A leaf of the module graph, so endpoints need not import
-//! the pipeline that dispatches to them.
+//! What the pipeline answers: a status, a content type and bytes. A leaf of the module graph,
+//! so endpoints need not import the pipeline that dispatches to them. Error answers are made
+//! only from the catalogue in `api_error` (`ApiResponse::from(ApiError::…)`).
 
 /// What to send back.
 #[derive(Clone, PartialEq, Eq)]
@@ -33,30 +33,6 @@ pub const TEXT: &str = "text/plain";
 pub const OCTET_STREAM: &str = "application/octet-stream";
 
 impl ApiResponse {
-    /// A plain JSON `{"status":..,"message":..}` error (never encrypted, decision 9).
-    pub fn error(http_status: u16, status: &str, message: Option<&str>) -> ApiResponse {
-        let body = match message {
-            Some(m) => serde_json::json!({ "status": status, "message": m }),
-            None => serde_json::json!({ "status": status }),
-        };
-        ApiResponse {
-            http_status,
-            content_type: JSON,
-            body: body.to_string().into_bytes(),
-            site_id: None,
-        }
-    }
-
-    /// 400 `client_error` with `message`.
-    pub fn client_error(message: &str) -> ApiResponse {
-        Self::error(400, "client_error", Some(message))
-    }
-
-    /// 401 `{"status":"unauthorized"}` (no message, `wire.md` §7).
-    pub fn unauthorized() -> ApiResponse {
-        Self::error(401, "unauthorized", None)
-    }
-
     pub(crate) fn with_site(mut self, site_id: Option<i32>) -> ApiResponse {
         self.site_id = site_id;
         self

@@ -13,8 +13,13 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::route::Endpoint;
+
 /// The paths that answer CORS preflights and carry CORS headers.
-pub const CORS_PATHS: [&str; 2] = ["/v2/token/refresh", crate::cstg::PATH];
+pub const CORS_PATHS: [&str; 2] = [
+    Endpoint::TokenRefresh.path(),
+    Endpoint::ClientGenerate.path(),
+];
 
 const ALLOW_METHODS: &str = "POST, OPTIONS";
 const ALLOW_HEADERS: &str =

@@ -1,6 +1,6 @@
 //! The endpoints' logic, after authentication and the envelope: request JSON in, response
-//! JSON (to be sealed) or a plain error out. Texts and codes follow `wire.md` §7 and the
-//! decisions in the spec README.
+//! JSON (to be sealed) or an [`ApiError`] out. Texts and codes are the catalogue's
+//! (`api_error`), after `wire.md` §7 and the decisions in the spec README.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -10,41 +10,28 @@ use std::marker::PhantomData;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use euid_crypto::RandomSource;
+use euid_cstg::DecodedRequest;
 use euid_normalize::{IdentityHash, IdentityInput, IdentityType};
 use euid_tcf::ConsentVerdict;
 use euid_token::{
     decode_advertising_token, first_level_hash, raw_uid, GenerateRequest, IdentityScope,
-    IdentityTokens, Keyset, MASTER_KEYSET_ID, MASTER_KEYSET_ID_FOR_SDKS, PRIVACY_BITS_GENERATE,
-    REFRESH_KEYSET_ID,
+    IdentityTokens, Keyset, MASTER_KEYSET_ID, MASTER_KEYSET_ID_FOR_SDKS, PRIVACY_BITS_CLIENT_SIDE,
+    PRIVACY_BITS_GENERATE, REFRESH_KEYSET_ID,
 };
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use crate::api_response::ApiResponse;
+use crate::api_error::{ApiError, SealedRefusal};
 use crate::clients::{Client, Role};
 use crate::optout::{OptOutRecord, OptOutStore};
-use crate::state::Snapshot;
+use crate::snapshot::Snapshot;
 
-/// What an endpoint returns: the JSON to seal into a 200, or a plain error.
-pub type Outcome = Result<Vec<u8>, ApiResponse>;
-
-/// The missing/ambiguous identity message (decision 2, `wire.md` §2.4).
-pub const EXACTLY_ONE: &str =
-    "Required Parameter Missing: exactly one of [email, email_hash, phone, phone_hash] must be specified";
-/// The invalid identity message.
-pub const INVALID_IDENTIFIER: &str = "Invalid Identifier";
-/// Missing consent string (decision 3).
-pub const CONSENT_MISSING: &str = "Required Parameter Missing: tcf_consent_string";
-/// Empty or undecodable consent string (decision 3).
-pub const CONSENT_INVALID: &str = "User consent is invalid";
-const INVALID_JSON: &str = "Invalid payload in body: Data is not valid json string.";
+/// What an endpoint returns: the JSON to seal into a 200, or an error answer.
+pub type Outcome = Result<Vec<u8>, ApiError>;
 
 /// Tokens of identities established before this time are treated as opted out on refresh,
 /// as the live operator does (2021-03-08T17:00Z).
 const REFRESH_CUTOFF_MS: i64 = 1_615_222_800_000;
-
-const OPTOUT_JSON: &[u8] = br#"{"status":"optout"}"#;
-const INSUFFICIENT_CONSENT_JSON: &[u8] = br#"{"status":"insufficient_user_consent"}"#;
 
 /// A JSON value that is a string, or anything else (a number, object, ...): request fields
 /// are typed loosely on the wire, and a wrong type must become a 400, not a parse failure.
@@ -119,15 +106,15 @@ struct DiiRequest<'a> {
     token: Option<Text<'a>>,
 }
 
-fn parse_dii(json: &[u8]) -> Result<DiiRequest<'_>, ApiResponse> {
+fn parse_dii(json: &[u8]) -> Result<DiiRequest<'_>, ApiError> {
     if json.is_empty() {
         return Ok(DiiRequest::default());
     }
-    serde_json::from_slice(json).map_err(|_| ApiResponse::client_error(INVALID_JSON))
+    serde_json::from_slice(json).map_err(|_| ApiError::InvalidJson)
 }
 
 /// The identity hash of the one identity field, or the documented 400.
-fn one_identity(req: &DiiRequest<'_>) -> Result<IdentityHash, ApiResponse> {
+fn one_identity(req: &DiiRequest<'_>) -> Result<IdentityHash, ApiError> {
     let fields = [
         (&req.email, 0u8),
         (&req.email_hash, 1),
@@ -138,10 +125,10 @@ fn one_identity(req: &DiiRequest<'_>) -> Result<IdentityHash, ApiResponse> {
         .iter()
         .filter_map(|(f, k)| f.as_ref().map(|t| (t, *k)));
     let (Some((text, kind)), None) = (present.next(), present.next()) else {
-        return Err(ApiResponse::client_error(EXACTLY_ONE));
+        return Err(ApiError::ExactlyOneIdentity);
     };
     let Text::Str(value) = text else {
-        return Err(ApiResponse::client_error(INVALID_IDENTIFIER));
+        return Err(ApiError::InvalidIdentifier);
     };
     let input = match kind {
         0 => IdentityInput::Email(value),
@@ -151,21 +138,21 @@ fn one_identity(req: &DiiRequest<'_>) -> Result<IdentityHash, ApiResponse> {
     };
     input
         .to_identity_hash()
-        .map_err(|_| ApiResponse::client_error(INVALID_IDENTIFIER))
+        .map_err(|_| ApiError::InvalidIdentifier)
 }
 
 /// Whether an identity counts as opted out where opt-outs are checked: a stored record or a
 /// test identity in `test_optouts`; validate identities never are (decision 5).
 ///
-/// Fails closed: when the records cannot be read the answer is [`optouts_unavailable`], a
-/// 500 that every caller passes on. Not "opted out" either: that would make the SDKs drop a
+/// Fails closed: when the records cannot be read the answer is
+/// [`ApiError::OptOutsUnavailable`], a 500 that every caller passes on. Not "opted out" either: that would make the SDKs drop a
 /// user's identity (and an advertiser delete a mapping) for a fault of ours.
-pub(crate) fn opted_out(
+fn opted_out(
     snapshot: &Snapshot,
     optouts: &dyn OptOutStore,
     flh: &[u8; 32],
     test_optouts: &[[u8; 32]],
-) -> Result<bool, ApiResponse> {
+) -> Result<bool, ApiError> {
     if snapshot.test_identities.is_validate(flh) {
         return Ok(false);
     }
@@ -178,17 +165,10 @@ pub(crate) fn opted_out(
     }
 }
 
-/// The message of the 500 answered when opt-out records cannot be read.
-pub const OPTOUTS_UNAVAILABLE: &str = "Opt-out records are unavailable";
-
 /// 500 `unknown`: no token, mapping or status can be given without the opt-out records.
-pub(crate) fn optouts_unavailable(error: &crate::optout::OptOutError) -> ApiResponse {
+fn optouts_unavailable(error: &crate::optout::OptOutError) -> ApiError {
     tracing::error!(%error, "opt-out records cannot be read");
-    ApiResponse::error(500, "unknown", Some(OPTOUTS_UNAVAILABLE))
-}
-
-fn no_active_key() -> ApiResponse {
-    ApiResponse::error(500, "unknown", Some("No active encryption key available"))
+    ApiError::OptOutsUnavailable
 }
 
 /// `{"status":"success","body":{...six token fields...}}`. Token strings are base64 or
@@ -228,18 +208,18 @@ pub fn generate<R: RandomSource>(
     let req = parse_dii(json)?;
     let identity = one_identity(&req)?;
     match &req.tcf_consent_string {
-        None => return Err(ApiResponse::client_error(CONSENT_MISSING)),
+        None => return Err(ApiError::ConsentMissing),
         Some(Text::Str(tc)) if !tc.is_empty() => match snapshot.consent.evaluate(tc) {
             Ok(ConsentVerdict::Sufficient) => {}
-            Ok(_) => return Ok(INSUFFICIENT_CONSENT_JSON.to_vec()),
-            Err(_) => return Err(ApiResponse::client_error(CONSENT_INVALID)),
+            Ok(_) => return Ok(SealedRefusal::InsufficientUserConsent.json().to_vec()),
+            Err(_) => return Err(ApiError::ConsentInvalid),
         },
-        Some(_) => return Err(ApiResponse::client_error(CONSENT_INVALID)),
+        Some(_) => return Err(ApiError::ConsentInvalid),
     }
     if snapshot.config.optout_check_on_generate {
         let flh = first_level_hash(identity.as_bytes(), &snapshot.salts);
         if opted_out(snapshot, optouts, &flh, &snapshot.test_identities.optout)? {
-            return Ok(OPTOUT_JSON.to_vec());
+            return Ok(SealedRefusal::OptOut.json().to_vec());
         }
     }
     let tokens = snapshot
@@ -256,7 +236,47 @@ pub fn generate<R: RandomSource>(
             },
             rng,
         )
-        .map_err(|_| no_active_key())?;
+        .map_err(|_| ApiError::NoActiveKey)?;
+    Ok(tokens_json(&tokens))
+}
+
+/// `POST /v2/token/client-generate`, after the request is decoded and its origin or app
+/// name checked: tokens for the keypair's site with the client-side privacy bits, or
+/// `optout`. Opt-outs are always checked here, as upstream.
+pub fn client_generate<R: RandomSource>(
+    snapshot: &Snapshot,
+    optouts: &dyn OptOutStore,
+    request: &DecodedRequest<'_>,
+    now_ms: i64,
+    rng: &mut R,
+) -> Outcome {
+    let hash = &request.identity.hash;
+    let input = match request.identity.identity_type {
+        IdentityType::Email => IdentityInput::EmailHash(hash),
+        IdentityType::Phone => IdentityInput::PhoneHash(hash),
+    };
+    let identity = input
+        .to_identity_hash()
+        .map_err(|_| ApiError::InvalidIdentifier)?;
+    let flh = first_level_hash(identity.as_bytes(), &snapshot.salts);
+    if opted_out(snapshot, optouts, &flh, &snapshot.test_identities.optout)? {
+        return Ok(SealedRefusal::OptOut.json().to_vec());
+    }
+    let tokens = snapshot
+        .generator
+        .generate(
+            &snapshot.keys,
+            &snapshot.salts,
+            &GenerateRequest {
+                identity_type: identity.identity_type(),
+                identity_hash: identity.as_bytes(),
+                site_id: request.keypair.site_id,
+                privacy_bits: PRIVACY_BITS_CLIENT_SIDE,
+                now_ms,
+            },
+            rng,
+        )
+        .map_err(|_| ApiError::NoActiveKey)?;
     Ok(tokens_json(&tokens))
 }
 
@@ -266,17 +286,17 @@ pub fn validate(snapshot: &Snapshot, client: &Client, json: &[u8], now_ms: i64) 
     let req = parse_dii(json)?;
     let identity = one_identity(&req)?;
     let Some(Text::Str(token)) = &req.token else {
-        return Err(ApiResponse::client_error("Invalid token"));
+        return Err(ApiError::InvalidAdvertisingToken);
     };
     let decoded = decode_advertising_token(&snapshot.keys, token, now_ms)
-        .map_err(|_| ApiResponse::client_error("Invalid token"))?;
+        .map_err(|_| ApiError::InvalidAdvertisingToken)?;
     let key_site = snapshot
         .keys
         .key_by_id(decoded.site_key_id)
         .and_then(|k| snapshot.keys.keyset(k.keyset_id))
         .map(|ks| ks.site_id);
     if key_site != Some(client.site_id) {
-        return Err(ApiResponse::client_error("Unauthorised to validate token"));
+        return Err(ApiError::ValidateOtherSite);
     }
     let flh = first_level_hash(identity.as_bytes(), &snapshot.salts);
     let uid = raw_uid(
@@ -308,7 +328,7 @@ pub fn logout(snapshot: &Snapshot, optouts: &dyn OptOutStore, json: &[u8], now_m
         })
         .map_err(|e| {
             tracing::error!(error = %e, "opt-out not recorded");
-            ApiResponse::error(500, "unknown", Some("Opt-out could not be recorded"))
+            ApiError::OptOutNotRecorded
         })?;
     Ok(success(serde_json::json!({ "optout": "OK" })))
 }
@@ -462,13 +482,9 @@ pub fn key_sharing(snapshot: &Snapshot, client: &Client, now_ms: i64) -> Outcome
 const MAP_FIELDS: [&str; 4] = ["email", "email_hash", "phone", "phone_hash"];
 
 /// At most this many identities per `/v2/identity/map` request (as many as
-/// [`MAX_OPTOUT_STATUS_IDS`]); more is a 400 [`TOO_MANY_IDENTITIES`]. Bounds the CPU one
+/// [`MAX_OPTOUT_STATUS_IDS`]); more is a 400 [`ApiError::TooManyIdentities`]. Bounds the CPU one
 /// request can take (a 1 MiB body holds about 90,000 short emails).
 pub const MAX_IDENTITY_MAP_ITEMS: usize = 5000;
-
-/// The 400 message of an identity map request over [`MAX_IDENTITY_MAP_ITEMS`].
-pub const TOO_MANY_IDENTITIES: &str =
-    "Request payload is too large: at most 5000 identities per request";
 
 /// `POST /v2/identity/map` (v2): one array of identities → mapped / unmapped, each with the
 /// input string echoed as `identifier`. At most [`MAX_IDENTITY_MAP_ITEMS`] identities.
@@ -476,7 +492,7 @@ pub fn identity_map(snapshot: &Snapshot, optouts: &dyn OptOutStore, json: &[u8])
     let value: serde_json::Value = if json.is_empty() {
         serde_json::Value::Object(serde_json::Map::new())
     } else {
-        serde_json::from_slice(json).map_err(|_| ApiResponse::client_error(INVALID_JSON))?
+        serde_json::from_slice(json).map_err(|_| ApiError::InvalidJson)?
     };
     let mut chosen = None;
     let mut count = 0;
@@ -487,19 +503,15 @@ pub fn identity_map(snapshot: &Snapshot, optouts: &dyn OptOutStore, json: &[u8])
                 count += 1;
                 chosen = Some((i, items));
             }
-            Some(_) => {
-                return Err(ApiResponse::client_error(&format!(
-                    "{name} must be an array"
-                )))
-            }
+            Some(_) => return Err(ApiError::NotAnArray { field: name }),
         }
     }
     let (kind, items) = match (count, chosen) {
         (1, Some(c)) => c,
-        _ => return Err(ApiResponse::client_error(EXACTLY_ONE)),
+        _ => return Err(ApiError::ExactlyOneIdentity),
     };
     if items.len() > MAX_IDENTITY_MAP_ITEMS {
-        return Err(ApiResponse::client_error(TOO_MANY_IDENTITIES));
+        return Err(ApiError::TooManyIdentities);
     }
     let mut mapped = Vec::with_capacity(items.len());
     let mut unmapped = Vec::new();
@@ -545,7 +557,7 @@ pub fn identity_map(snapshot: &Snapshot, optouts: &dyn OptOutStore, json: &[u8])
 }
 
 /// At most this many ids per `/v2/optout/status` request (`wire.md` §7); more is a 400
-/// `Request payload is too large`.
+/// [`ApiError::TooManyAdvertisingIds`].
 pub const MAX_OPTOUT_STATUS_IDS: usize = 5000;
 
 /// `POST /v2/optout/status`: which of the given raw UIDs opted out, and since when (ms).
@@ -553,15 +565,13 @@ pub fn optout_status(optouts: &dyn OptOutStore, json: &[u8]) -> Outcome {
     let value: serde_json::Value = if json.is_empty() {
         serde_json::Value::Null
     } else {
-        serde_json::from_slice(json).map_err(|_| ApiResponse::client_error(INVALID_JSON))?
+        serde_json::from_slice(json).map_err(|_| ApiError::InvalidJson)?
     };
     let Some(ids) = value.get("advertising_ids").and_then(|v| v.as_array()) else {
-        return Err(ApiResponse::client_error(
-            "Required Parameter Missing: advertising_ids",
-        ));
+        return Err(ApiError::AdvertisingIdsMissing);
     };
     if ids.len() > MAX_OPTOUT_STATUS_IDS {
-        return Err(ApiResponse::client_error("Request payload is too large"));
+        return Err(ApiError::TooManyAdvertisingIds);
     }
     let mut opted_out = Vec::new();
     for id in ids.iter().filter_map(|v| v.as_str()) {
@@ -588,8 +598,8 @@ pub enum RefreshReply {
         /// The response JSON.
         json: Vec<u8>,
     },
-    /// A plain error.
-    Error(ApiResponse),
+    /// An error answer.
+    Error(ApiError),
 }
 
 /// `POST /v2/token/refresh`: the 388-character refresh envelope → new tokens, `optout`, or
@@ -603,20 +613,15 @@ pub fn refresh<R: RandomSource>(
     now_ms: i64,
     rng: &mut R,
 ) -> RefreshReply {
-    let invalid = || {
-        RefreshReply::Error(if authenticated {
-            ApiResponse::error(400, "invalid_token", Some("Invalid Token presented"))
-        } else {
-            ApiResponse::error(400, "error", Some("Error refreshing token"))
-        })
-    };
+    let invalid = || RefreshReply::Error(ApiError::refresh_invalid(authenticated));
+    let expired = || RefreshReply::Error(ApiError::refresh_expired(authenticated));
     let Ok(text) = std::str::from_utf8(body) else {
         return invalid();
     };
     let opened = match euid_token::open_refresh_envelope(&snapshot.keys, text) {
         Ok(o) => o,
         Err(e) if e.kind() == euid_token::RefreshErrorKind::Envelope => {
-            return RefreshReply::Error(ApiResponse::client_error(&e.to_string()))
+            return RefreshReply::Error(ApiError::RefreshEnvelope(e))
         }
         Err(_) => return invalid(),
     };
@@ -626,11 +631,7 @@ pub fn refresh<R: RandomSource>(
     }
     let flh = token.first_level_hash;
     if token.expires_ms < now_ms {
-        return RefreshReply::Error(if authenticated {
-            ApiResponse::error(400, "expired_token", Some("Expired Token presented"))
-        } else {
-            ApiResponse::error(400, "error", Some("Error refreshing token"))
-        });
+        return expired();
     }
     let is_opted_out = match opted_out(
         snapshot,
@@ -645,7 +646,7 @@ pub fn refresh<R: RandomSource>(
     if token.established_ms < REFRESH_CUTOFF_MS || is_opted_out {
         return RefreshReply::Sealed {
             key: Box::new(opened.refresh_response_key),
-            json: OPTOUT_JSON.to_vec(),
+            json: SealedRefusal::OptOut.json().to_vec(),
         };
     }
     match snapshot
@@ -660,12 +661,8 @@ pub fn refresh<R: RandomSource>(
             key: Box::new(refresh_response_key),
             json: tokens_json(&tokens),
         },
-        euid_token::RefreshOutcome::Expired { .. } => RefreshReply::Error(if authenticated {
-            ApiResponse::error(400, "expired_token", Some("Expired Token presented"))
-        } else {
-            ApiResponse::error(400, "error", Some("Error refreshing token"))
-        }),
+        euid_token::RefreshOutcome::Expired { .. } => expired(),
         // The token was already checked: only a missing active key gets here.
-        euid_token::RefreshOutcome::Invalid(_) => RefreshReply::Error(no_active_key()),
+        euid_token::RefreshOutcome::Invalid(_) => RefreshReply::Error(ApiError::NoActiveKey),
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod access_log;
 pub mod api;
+pub mod api_error;
 mod api_response;
 pub mod clients;
 mod clock;
@@ -17,10 +18,12 @@ pub mod metrics;
 pub mod optout;
 mod route;
 pub mod server;
+pub mod snapshot;
 pub mod state;
 
 pub use access_log::{AccessLog, AccessLogMode};
 pub use api::{handle, ApiRequest, ApiResponse, Endpoint};
+pub use api_error::{ApiError, HealthProblem, SealedRefusal};
 pub use config::OperatorConfig;
 pub use init::{
     init_data_dir, open_data_dir, rotate_keys, InitOptions, InitReport, RotateOptions, RotatedKey,

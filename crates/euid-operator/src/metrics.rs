@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::route::{Endpoint, CLIENT_GENERATE_PATH};
+use crate::route::Endpoint;
 
 /// Latency bucket upper bounds, seconds.
 const BUCKETS: [f64; 12] = [
@@ -20,8 +20,8 @@ const BUCKETS: [f64; 12] = [
 const STATUSES: [u16; 12] = [200, 400, 401, 403, 404, 405, 408, 413, 415, 429, 500, 503];
 
 /// The endpoints with series of their own; any other is counted as `endpoint="other"`.
-const ENDPOINTS: [&str; Endpoint::ALL.len() + 1] = {
-    let mut paths = [CLIENT_GENERATE_PATH; Endpoint::ALL.len() + 1];
+const ENDPOINTS: [&str; Endpoint::ALL.len()] = {
+    let mut paths = [""; Endpoint::ALL.len()];
     let mut i = 0;
     while i < Endpoint::ALL.len() {
         paths[i] = Endpoint::ALL[i].path();

@@ -3,11 +3,8 @@
 
 use crate::clients::Role;
 
-/// `POST /v2/token/client-generate`: served beside the pipeline (its body is not a v2
-/// envelope and it has no API key).
-pub(crate) const CLIENT_GENERATE_PATH: &str = "/v2/token/client-generate";
-
-/// An API endpoint served through the request pipeline.
+/// An API endpoint served through the request pipeline (`api::handle`). The operations
+/// endpoints (`/ops/healthcheck`, `/metrics`) are the HTTP shell's own and not in here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Endpoint {
@@ -27,11 +24,14 @@ pub enum Endpoint {
     IdentityMap,
     /// `POST /v2/optout/status`.
     OptoutStatus,
+    /// `POST /v2/token/client-generate`: no API key and no v2 envelope; the body is the
+    /// browser SDK's ECDH-sealed request and the page's `Origin` is checked.
+    ClientGenerate,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 8] = [
+    pub const ALL: [Endpoint; 9] = [
         Endpoint::TokenGenerate,
         Endpoint::TokenRefresh,
         Endpoint::TokenValidate,
@@ -40,6 +40,7 @@ impl Endpoint {
         Endpoint::KeySharing,
         Endpoint::IdentityMap,
         Endpoint::OptoutStatus,
+        Endpoint::ClientGenerate,
     ];
 
     /// The URL path.
@@ -53,19 +54,26 @@ impl Endpoint {
             Endpoint::KeySharing => "/v2/key/sharing",
             Endpoint::IdentityMap => "/v2/identity/map",
             Endpoint::OptoutStatus => "/v2/optout/status",
+            Endpoint::ClientGenerate => "/v2/token/client-generate",
         }
     }
 
-    /// The roles of which the caller needs any one (`wire.md` §7); empty = no auth needed.
+    /// The roles of which the caller needs any one (`wire.md` §7); empty = no API key needed.
     pub const fn roles(self) -> &'static [Role] {
         match self {
             Endpoint::TokenGenerate | Endpoint::TokenValidate => &[Role::Generator],
-            Endpoint::TokenRefresh => &[],
+            Endpoint::TokenRefresh | Endpoint::ClientGenerate => &[],
             Endpoint::TokenLogout => &[Role::Optout],
             Endpoint::KeyBidstream => &[Role::IdReader],
             Endpoint::KeySharing => &[Role::Sharer, Role::IdReader],
             Endpoint::IdentityMap => &[Role::Mapper],
             Endpoint::OptoutStatus => &[Role::Mapper, Role::Sharer, Role::IdReader],
         }
+    }
+
+    /// Whether it reads the request's `Origin` (client-side generation checks it against the
+    /// keypair's domain names).
+    pub const fn reads_origin(self) -> bool {
+        matches!(self, Endpoint::ClientGenerate)
     }
 }

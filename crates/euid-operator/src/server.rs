@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 
 use crate::access_log::{AccessLog, AccessLogMode};
 use crate::api::{self, ApiRequest, ApiResponse, Endpoint};
+use crate::api_error::{ApiError, HealthProblem};
 use crate::config::{OperatorConfig, DEFAULT_LISTEN};
 use crate::data_dir::{DataDir, DataDirError, DemoClient};
 use crate::init::{open_data_dir, InitOptions};
@@ -283,7 +284,9 @@ pub async fn serve_connections(
     Ok(())
 }
 
-/// The axum router of every endpoint, over `operator`.
+/// The axum router of every endpoint, over `operator`: every [`Endpoint`] is served by the
+/// one request wrapper (body limit, timeout, blocking-pool decision, metrics, access log)
+/// around `api::handle`.
 pub fn router(operator: Arc<Operator>) -> Router {
     let mut router = Router::new()
         .route("/ops/healthcheck", get(healthcheck))
@@ -299,18 +302,9 @@ pub fn router(operator: Arc<Operator>) -> Router {
         );
     }
     router
-        .route(crate::cstg::PATH, post(client_generate))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(crate::cors::cors))
         .with_state(operator)
-}
-
-fn too_large() -> ApiResponse {
-    ApiResponse::error(413, "client_error", Some("Request body is too large"))
-}
-
-fn timed_out() -> ApiResponse {
-    ApiResponse::error(408, "client_error", Some("Request timed out"))
 }
 
 /// The whole body, or 413 once it passes `limit`. A `Content-Length` over the limit is
@@ -321,78 +315,22 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX)) {
-        return Err(too_large());
+        return Err(ApiError::BodyTooLarge.into());
     }
     axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| too_large())
-}
-
-async fn client_generate(
-    State(op): State<Arc<Operator>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let started = Instant::now();
-    let timeout = Duration::from_millis(op.config().request_timeout_ms);
-    // The same time limit as the other endpoints: a browser endpoint is the easiest to
-    // reach for a client that sends half a body and stalls.
-    let work = async {
-        let bytes = match read_body(&headers, body, op.config().max_body_bytes).await {
-            Ok(b) => b,
-            Err(e) => return e,
-        };
-        let origin = crate::cstg::origin_header(&headers);
-        let snapshot = op.snapshot();
-        RNG.with(|rng| {
-            let mut rng = rng.borrow_mut();
-            crate::cstg::client_generate(
-                &snapshot,
-                op.optouts(),
-                &bytes,
-                origin,
-                now_ms(),
-                &mut *rng,
-            )
-        })
-    };
-    let response = tokio::time::timeout(timeout, work)
-        .await
-        .unwrap_or_else(|_| timed_out());
-    let elapsed = started.elapsed();
-    op.metrics()
-        .observe(crate::cstg::PATH, response.http_status, elapsed);
-    op.access_log().record(
-        crate::cstg::PATH,
-        response.http_status,
-        elapsed,
-        response.site_id,
-    );
-    to_http(response)
+        .map_err(|_| ApiError::BodyTooLarge.into())
 }
 
 async fn not_found() -> Response {
-    to_http(ApiResponse::error(
-        404,
-        "client_error",
-        Some("Unknown endpoint"),
-    ))
+    to_http(ApiError::UnknownEndpoint.into())
 }
 
 async fn healthcheck(State(op): State<Arc<Operator>>) -> Response {
     let problem = op
         .health_problem()
         .or_else(|| api::health_problem(&op.snapshot(), now_ms()));
-    let (status, body) = match problem {
-        None => (StatusCode::OK, "OK".to_owned()),
-        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason),
-    };
-    (
-        status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static(api::TEXT))],
-        body,
-    )
-        .into_response()
+    to_http(HealthProblem::healthcheck(problem.as_ref()))
 }
 
 async fn metrics(State(op): State<Arc<Operator>>) -> Response {
@@ -404,6 +342,18 @@ async fn metrics(State(op): State<Arc<Operator>>) -> Response {
         op.metrics().render(),
     )
         .into_response()
+}
+
+/// The request's `Origin` for the client-side generation check: `None` only when there is no
+/// such header. A header that is not visible ASCII, or more than one, is passed on as `""`,
+/// which never matches: dropping it would let the request skip the check when it names an app.
+fn origin_header(headers: &HeaderMap) -> Option<&str> {
+    let mut values = headers.get_all(header::ORIGIN).iter();
+    let first = values.next()?;
+    if values.next().is_some() {
+        return Some("");
+    }
+    Some(first.to_str().unwrap_or(""))
 }
 
 fn is_octet_stream(headers: &HeaderMap) -> bool {
@@ -432,31 +382,41 @@ async fn serve_api(
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let origin = if endpoint.reads_origin() {
+            origin_header(&headers).map(str::to_owned)
+        } else {
+            None
+        };
         let binary = is_octet_stream(&headers);
+        let read = RequestHeaders {
+            authorization,
+            origin,
+            binary,
+        };
         if runs_off_workers(endpoint) {
             // Batches wait for one of a few permits without blocking a worker, so a burst
             // of them neither starves the other endpoints nor fills the blocking pool.
             let _permit = if is_batch(endpoint) {
                 match op.batch_permits().acquire().await {
                     Ok(permit) => Some(permit),
-                    Err(_) => return internal_error(),
+                    Err(_) => return ApiError::Internal.into(),
                 }
             } else {
                 None
             };
             let op = op.clone();
-            tokio::task::spawn_blocking(move || {
-                run_pipeline(&op, endpoint, authorization.as_deref(), binary, &bytes)
-            })
-            .await
-            .unwrap_or_else(|_| internal_error())
+            tokio::task::spawn_blocking(move || run_pipeline(&op, endpoint, &read, &bytes))
+                .await
+                .unwrap_or_else(|_| ApiError::Internal.into())
         } else {
-            run_pipeline(&op, endpoint, authorization.as_deref(), binary, &bytes)
+            run_pipeline(&op, endpoint, &read, &bytes)
         }
     };
+    // The same limit for every endpoint: a browser endpoint is the easiest to reach for a
+    // client that sends half a body and stalls.
     let response = tokio::time::timeout(timeout, work)
         .await
-        .unwrap_or_else(|_| timed_out());
+        .unwrap_or_else(|_| ApiError::TimedOut.into());
     let elapsed = started.elapsed();
     op.metrics()
         .observe(endpoint.path(), response.http_status, elapsed);
@@ -468,10 +428,6 @@ async fn serve_api(
         response.site_id,
     );
     to_http(response)
-}
-
-fn internal_error() -> ApiResponse {
-    ApiResponse::error(500, "unknown", Some("Internal error"))
 }
 
 /// Endpoints whose work runs on the blocking pool, never on an async worker: logout commits
@@ -487,18 +443,25 @@ fn is_batch(endpoint: Endpoint) -> bool {
     matches!(endpoint, Endpoint::IdentityMap | Endpoint::OptoutStatus)
 }
 
+/// The request headers the pipeline reads, owned so they can move to the blocking pool.
+struct RequestHeaders {
+    authorization: Option<String>,
+    origin: Option<String>,
+    binary: bool,
+}
+
 fn run_pipeline(
     op: &Operator,
     endpoint: Endpoint,
-    authorization: Option<&str>,
-    binary: bool,
+    headers: &RequestHeaders,
     body: &Bytes,
 ) -> ApiResponse {
     let snapshot = op.snapshot();
     let request = ApiRequest {
         endpoint,
-        authorization,
-        binary,
+        authorization: headers.authorization.as_deref(),
+        origin: headers.origin.as_deref(),
+        binary: headers.binary,
         body,
     };
     RNG.with(|rng| {

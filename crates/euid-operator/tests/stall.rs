@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use common::*;
 use euid_crypto::BatchedOsRandom;
 use euid_operator::data_dir::{write_atomic, DataDir};
-use euid_operator::endpoints::{MAX_IDENTITY_MAP_ITEMS, OPTOUTS_UNAVAILABLE, TOO_MANY_IDENTITIES};
+use euid_operator::endpoints::MAX_IDENTITY_MAP_ITEMS;
 use euid_operator::optout::{OptOutError, OptOutRecord, OptOutStore, SqliteOptOutStore};
+use euid_operator::ApiError;
 use euid_operator::{init_data_dir, InitOptions, Operator, OperatorConfig};
 
 fn fast_reload() -> OperatorConfig {
@@ -142,11 +143,12 @@ fn identity_map_has_an_item_limit_and_an_oversized_body_keeps_its_413() {
         out["body"]["mapped"].as_array().unwrap().len(),
         MAX_IDENTITY_MAP_ITEMS
     );
-    assert!(TOO_MANY_IDENTITIES.contains(&format!(" {MAX_IDENTITY_MAP_ITEMS} ")));
+    let too_many = ApiError::TooManyIdentities.to_string();
+    assert!(too_many.contains(&format!(" {MAX_IDENTITY_MAP_ITEMS} ")));
     for field in ["email", "email_hash", "phone", "phone_hash"] {
         let items = vec!["\"x\""; MAX_IDENTITY_MAP_ITEMS + 1].join(",");
         let (resp, _) = client.send("/v2/identity/map", &format!(r#"{{"{field}":[{items}]}}"#));
-        resp.assert_error(400, "client_error", Some(TOO_MANY_IDENTITIES));
+        resp.assert_error(400, "client_error", Some(&too_many));
     }
     // Past max_body_bytes the body is refused before it is parsed at all.
     let (resp, _) = client.send("/v2/identity/map", &emails(60_000));
@@ -433,9 +435,10 @@ fn unreadable_opt_outs_fail_closed() {
     );
 
     store.off.store(true, Ordering::SeqCst);
+    let message = ApiError::OptOutsUnavailable.to_string();
     let unavailable = |resp: &HttpResponse, what: &str| {
         assert_eq!(resp.status, 500, "{what}: {}", resp.text());
-        resp.assert_error(500, "unknown", Some(OPTOUTS_UNAVAILABLE));
+        resp.assert_error(500, "unknown", Some(&message));
     };
     for (path, json) in [
         ("/v2/token/generate", generate_json.as_str()),
