@@ -1,75 +1,23 @@
-//! `POST /v2/token/client-generate` (client-side token generation, `wire.md` §7) and the
-//! client-side keypairs in the data directory (`client_side_keypairs.json`).
-
-use std::path::Path;
+//! `POST /v2/token/client-generate` (client-side token generation, `wire.md` §7), over the
+//! keypairs of `client_side_keypairs.json` (which euid-store loads and `init` creates).
 
 use euid_crypto::RandomSource;
-use euid_cstg::{decode_request, ServerKeypair};
+use euid_cstg::decode_request;
 use euid_normalize::IdentityInput;
 use euid_token::{first_level_hash, GenerateRequest, PRIVACY_BITS_CLIENT_SIDE};
 
 use crate::api_response::{ApiResponse, JSON, TEXT};
-use crate::data_dir::{write_atomic, DataDir, DataDirError, DemoClient};
 use crate::endpoints::{self, INVALID_IDENTIFIER};
 use crate::optout::OptOutStore;
 use crate::state::Snapshot;
 
 /// The URL path.
 pub const PATH: &str = crate::route::CLIENT_GENERATE_PATH;
-pub use crate::data_dir::KEYPAIRS_FILE;
-/// Origins the demo site's keypair accepts: a publisher page on this machine.
-pub const DEMO_DOMAINS: [&str; 2] = ["localhost", "127.0.0.1"];
+pub use euid_store::{DEMO_DOMAINS, KEYPAIRS_FILE};
 
 const OPTOUT_JSON: &[u8] = br#"{"status":"optout"}"#;
 
-pub use crate::data_dir::{keypairs_path, load_keypairs};
-
-/// First-start part of `init_data_dir`: creates `client_side_keypairs.json` with one keypair
-/// for the demo site (domains `localhost` and `127.0.0.1`) when missing, and makes sure
-/// `demo-client.json` carries its `subscription_id` and `server_public_key`.
-pub(crate) fn ensure_demo_keypair(
-    root: &Path,
-    demo: &mut DemoClient,
-    now_s: i64,
-    rng: &mut impl RandomSource,
-    created: &mut Vec<String>,
-) -> Result<bool, DataDirError> {
-    let dir = DataDir::new(root);
-    let path = keypairs_path(&dir);
-    let mut store = load_keypairs(&dir)?;
-    let existing = store
-        .iter()
-        .find(|k| k.site_id == demo.site_id && !k.disabled)
-        .map(|k| (k.subscription_id.clone(), k.public_key_text().to_owned()));
-    let (subscription_id, public_key) = match existing {
-        Some(found) => found,
-        None => {
-            let keypair = ServerKeypair::generate(
-                euid_cstg::generate_subscription_id(rng),
-                demo.site_id,
-                DEMO_DOMAINS.iter().map(|d| (*d).to_owned()).collect(),
-                Vec::new(),
-                now_s,
-                rng,
-            );
-            let found = (
-                keypair.subscription_id.clone(),
-                keypair.public_key_text().to_owned(),
-            );
-            store
-                .insert(keypair)
-                .map_err(|e| DataDirError::invalid(&path, e))?;
-            write_atomic(&path, store.to_json_pretty().as_bytes())?;
-            created.push(KEYPAIRS_FILE.to_owned());
-            found
-        }
-    };
-    let changed = demo.subscription_id.as_deref() != Some(subscription_id.as_str())
-        || demo.server_public_key.as_deref() != Some(public_key.as_str());
-    demo.subscription_id = Some(subscription_id);
-    demo.server_public_key = Some(public_key);
-    Ok(changed)
-}
+pub use euid_store::{keypairs_path, load_keypairs};
 
 /// The request's `Origin` for the CSTG check: `None` only when there is no such header. A
 /// header that is not visible ASCII, or more than one, is passed on as `""`, which never
