@@ -23,9 +23,9 @@ use euid_crypto::{AesGcmKey, BatchedOsRandom};
 use euid_envelope::{open_refresh_response, open_response, seal_request, ClientSecret};
 use euid_fuzz::reached;
 use euid_operator::cstg::{client_generate, KEYPAIRS_FILE};
-use euid_operator::data_dir::DataDir;
 use euid_operator::optout::{OptOutError, OptOutRecord, OptOutStore};
 use euid_operator::server::now_ms;
+use euid_operator::DataDir;
 use euid_operator::{
     handle, init_data_dir, ApiRequest, ApiResponse, Endpoint, InitOptions, Operator, OperatorConfig,
 };
