@@ -400,3 +400,129 @@ impl Operator {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
+
+    use euid_store::{
+        InitOptions, InitReport, KeyMaintenance, RotateOptions, RotatedKey, RotationPolicy,
+        SaltValidity, SnapshotSource, StoreError, StoreWriter,
+    };
+
+    use super::*;
+    use crate::optout::SqliteOptOutStore;
+
+    /// A store whose change token the test sets, over a real data directory, that can be
+    /// made to fail like a database that is down.
+    struct Switched {
+        inner: DataDirStore,
+        token: Mutex<ChangeToken>,
+        loads: AtomicUsize,
+        down: AtomicBool,
+    }
+
+    impl SnapshotSource for Switched {
+        fn load_snapshot(&self) -> Result<StoreSnapshot, StoreError> {
+            self.loads.fetch_add(1, Ordering::SeqCst);
+            if self.down.load(Ordering::SeqCst) {
+                return Err(StoreError::Backend {
+                    what: "loading the snapshot".into(),
+                    source: "connection refused".into(),
+                });
+            }
+            self.inner.load_snapshot()
+        }
+        fn change_token(&self) -> ChangeToken {
+            self.token.lock().unwrap().clone()
+        }
+        fn public_reason(&self, err: &StoreError) -> String {
+            match err {
+                StoreError::Backend { .. } => "the database does not answer".to_owned(),
+                other => self.inner.public_reason(other),
+            }
+        }
+        fn location(&self) -> String {
+            "test database".to_owned()
+        }
+    }
+
+    impl StoreWriter for Switched {
+        fn initialize(&self, options: &InitOptions) -> Result<InitReport, StoreError> {
+            self.inner.initialize(options)
+        }
+        fn rotate_keys(&self, o: &RotateOptions, now: i64) -> Result<Vec<RotatedKey>, StoreError> {
+            self.inner.rotate_keys(o, now)
+        }
+        fn maintain_keys(
+            &self,
+            p: &RotationPolicy,
+            now: i64,
+        ) -> Result<KeyMaintenance, StoreError> {
+            self.inner.maintain_keys(p, now)
+        }
+        fn write_salts(&self, s: &SaltStore, v: &SaltValidity) -> Result<(), StoreError> {
+            self.inner.write_salts(s, v)
+        }
+        fn import(&self, s: &StoreSnapshot) -> Result<euid_store::ImportReport, StoreError> {
+            self.inner.import(s)
+        }
+    }
+
+    #[test]
+    fn reloads_follow_the_change_token_of_any_store() {
+        let tmp = tempfile::tempdir().unwrap();
+        let inner = DataDirStore::at(tmp.path());
+        inner
+            .initialize(&InitOptions {
+                salt_bucket_count: 4,
+                ..InitOptions::default()
+            })
+            .unwrap();
+        let store = Arc::new(Switched {
+            inner,
+            token: Mutex::new(ChangeToken::from_words([1])),
+            loads: AtomicUsize::new(0),
+            down: AtomicBool::new(false),
+        });
+        let optouts = Arc::new(SqliteOptOutStore::open(&tmp.path().join("optout.db")).unwrap());
+        // A minute's backoff after a failed load, so the second poll below is surely inside it.
+        let config = OperatorConfig::from_json(br#"{"reload_interval_ms":60000}"#).unwrap();
+        let operator = Operator::from_store(store.clone(), Arc::new(config), optouts).unwrap();
+        let loads = || store.loads.load(Ordering::SeqCst);
+        let set = |token: ChangeToken| *store.token.lock().unwrap() = token;
+        assert_eq!(loads(), 1);
+        assert_eq!(
+            format!("{operator:?}"),
+            "Operator { store: \"test database\", .. }"
+        );
+
+        // The same token: nothing is read.
+        assert!(!operator.reload_if_changed());
+        assert_eq!(loads(), 1);
+        set(ChangeToken::from_words([2]));
+        assert!(operator.reload_if_changed());
+        assert_eq!(loads(), 2);
+
+        // The store goes down: the first poll tries once and reports it, later polls of the
+        // same unavailable token wait for the backoff instead of loading again.
+        store.down.store(true, Ordering::SeqCst);
+        set(ChangeToken::unavailable());
+        assert!(!operator.reload_if_changed());
+        assert_eq!(loads(), 3);
+        let problem = operator.health_problem().unwrap();
+        assert!(
+            problem.ends_with("): the database does not answer"),
+            "{problem}"
+        );
+        assert!(!operator.reload_if_changed());
+        assert_eq!(loads(), 3);
+
+        // Back up, with a new token: loaded at once, healthy again.
+        store.down.store(false, Ordering::SeqCst);
+        set(ChangeToken::from_words([3]));
+        assert!(operator.reload_if_changed());
+        assert_eq!(loads(), 4);
+        assert_eq!(operator.health_problem(), None);
+    }
+}
