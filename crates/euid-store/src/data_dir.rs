@@ -9,7 +9,8 @@
 //!   salts/metadata.json salt metadata: first-level salt, bucket-id prefix and secret (wire.md §3)
 //!   salts/salts.txt     one salt bucket per line (wire.md §3)
 //!   clients.json        API clients, keys stored as salted SHA-512 hashes (wire.md §11)
-//!   optout.db           opt-out records (SQLite)
+//!   client_side_keypairs.json  client-side token generation keypairs (optional)
+//!   optout.db           opt-out records (SQLite, the operator's)
 //!   demo-client.json    the demo client's api_key, client_secret, site_id and base_url
 //! ```
 
