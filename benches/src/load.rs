@@ -605,7 +605,7 @@ fn tokens_of(json: &[u8]) -> Option<Tokens> {
 
 /// The key store of a data directory, as it is on disk now.
 fn key_store(dir: &std::path::Path) -> Result<euid_token::KeyStore, String> {
-    let files = euid_operator::data_dir::DataDir::new(dir);
+    let files = euid_operator::DataDir::new(dir);
     let read =
         |p: std::path::PathBuf| std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()));
     euid_token::KeyStore::from_json(&read(files.keysets())?, &read(files.keyset_keys())?)

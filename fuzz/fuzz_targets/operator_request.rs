@@ -23,10 +23,10 @@ use base64::Engine as _;
 use euid_crypto::{AesGcmKey, BatchedOsRandom};
 use euid_envelope::{open_refresh_response, open_response, seal_request, ClientSecret};
 use euid_fuzz::reached;
-use euid_operator::cstg::KEYPAIRS_FILE;
-use euid_operator::data_dir::DataDir;
 use euid_operator::optout::{OptOutError, OptOutRecord, OptOutStore};
 use euid_operator::server::now_ms;
+use euid_operator::DataDir;
+use euid_operator::KEYPAIRS_FILE;
 use euid_operator::{
     handle, init_data_dir, ApiRequest, ApiResponse, Endpoint, InitOptions, Operator, OperatorConfig,
 };

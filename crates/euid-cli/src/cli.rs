@@ -263,7 +263,7 @@ pub(crate) enum KeysCommand {
         #[arg(
             long,
             value_name = "SECONDS",
-            default_value_t = euid_operator::key_rotation::DEFAULT_KEY_LIFETIME_SECONDS
+            default_value_t = euid_store::DEFAULT_KEY_LIFETIME_SECONDS
         )]
         lifetime: i64,
     },

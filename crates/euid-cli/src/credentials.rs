@@ -2,12 +2,11 @@
 
 use std::path::Path;
 
+use euid_store::{DataDir, DemoCredentials};
+
 use crate::cli::{ConnectionArgs, DEFAULT_URL};
 use crate::error::{CliError, CliResult};
 use crate::io_util::read_file;
-
-/// The file `--demo DATA_DIR` reads.
-pub(crate) const DEMO_CLIENT_FILE: &str = "demo-client.json";
 
 /// Where to send requests, with which API key and client secret (base64 text); neither
 /// secret is ever printed.
@@ -44,31 +43,9 @@ pub(crate) fn resolve(args: &ConnectionArgs) -> CliResult<Credentials> {
     Ok(creds)
 }
 
-struct DemoClient {
-    api_key: String,
-    secret: String,
-    base_url: Option<String>,
-}
-
-fn read_demo_client(dir: &Path) -> CliResult<DemoClient> {
-    let path = dir.join(DEMO_CLIENT_FILE);
+fn read_demo_client(dir: &Path) -> CliResult<DemoCredentials> {
+    let path = DataDir::new(dir).demo_client();
     let bytes = read_file(&path)?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|_| CliError::invalid(format!("{} is not valid JSON", path.display())))?;
-    let field = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|name| value.get(*name).and_then(|v| v.as_str()).map(str::to_owned))
-    };
-    let api_key = field(&["api_key", "key"]).ok_or_else(|| {
-        CliError::invalid(format!("{} has no \"api_key\" string", path.display()))
-    })?;
-    let secret = field(&["secret", "client_secret"])
-        .ok_or_else(|| CliError::invalid(format!("{} has no \"secret\" string", path.display())))?;
-    let base_url = field(&["base_url"]);
-    Ok(DemoClient {
-        api_key,
-        secret,
-        base_url,
-    })
+    DemoCredentials::from_json(&bytes)
+        .map_err(|e| CliError::invalid(format!("{} {e}", path.display())))
 }

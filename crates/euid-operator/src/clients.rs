@@ -1,5 +1,5 @@
-//! API clients: the `clients.json` store (live operator field names, `wire.md` §11), API key
-//! generation and hashing, roles, and bearer-token authentication.
+//! Authenticating API clients: the records of `clients.json` (euid-store's, re-exported
+//! here) prepared for bearer-token authentication, API key shapes, and the hash check.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -7,208 +7,11 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
-use euid_crypto::RandomSource;
 use euid_envelope::ClientSecret;
-use ring::digest;
-use serde::{Deserialize, Serialize};
+use euid_store::clients::{api_key_hash, parse_clients_json};
 use subtle::ConstantTimeEq as _;
 
-/// A permission an API key can hold (the live operator's role names, SH `auth/Role.java`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// May generate and validate tokens.
-    Generator,
-    /// May map identities and query opt-out status.
-    Mapper,
-    /// May fetch bidstream and sharing keys (a DSP).
-    IdReader,
-    /// May fetch sharing keys.
-    Sharer,
-    /// May record opt-outs (`/v2/token/logout`).
-    Optout,
-}
-
-impl Role {
-    /// Every role, in the order written to `clients.json`.
-    pub const ALL: [Role; 5] = [
-        Role::Generator,
-        Role::Mapper,
-        Role::IdReader,
-        Role::Sharer,
-        Role::Optout,
-    ];
-
-    /// The role's name in `clients.json`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Role::Generator => "GENERATOR",
-            Role::Mapper => "MAPPER",
-            Role::IdReader => "ID_READER",
-            Role::Sharer => "SHARER",
-            Role::Optout => "OPTOUT",
-        }
-    }
-
-    /// The role for a name; `None` for roles this operator does not use (they are kept
-    /// in the file but grant nothing here).
-    pub fn from_name(name: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.name() == name)
-    }
-
-    const fn bit(self) -> u8 {
-        1 << (self as u8)
-    }
-}
-
-/// A set of roles.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RoleSet(u8);
-
-impl RoleSet {
-    /// Every role.
-    pub const ALL: RoleSet = RoleSet(0b1_1111);
-
-    /// The set of the given roles.
-    pub fn of(roles: &[Role]) -> RoleSet {
-        RoleSet(roles.iter().fold(0, |acc, r| acc | r.bit()))
-    }
-
-    /// Whether `role` is in the set.
-    pub const fn contains(self, role: Role) -> bool {
-        self.0 & role.bit() != 0
-    }
-
-    /// Whether any of `roles` is in the set.
-    pub fn contains_any(self, roles: &[Role]) -> bool {
-        roles.iter().any(|r| self.contains(*r))
-    }
-
-    /// The roles' names, for `clients.json`.
-    pub fn names(self) -> Vec<String> {
-        Role::ALL
-            .into_iter()
-            .filter(|r| self.contains(*r))
-            .map(|r| r.name().to_owned())
-            .collect()
-    }
-}
-
-/// One record of `clients.json`, in the live operator's format (`wire.md` §11): the API key
-/// itself is never stored, only `key_hash` = base64(SHA-512(salt ‖ key)) and `key_salt`.
-#[derive(Clone, Serialize, Deserialize, PartialEq)]
-pub struct ClientRecord {
-    /// base64(SHA-512(key_salt bytes ‖ UTF-8 API key)).
-    pub key_hash: String,
-    /// base64 of 32 random bytes.
-    pub key_salt: String,
-    /// The client secret: base64 of 32 bytes, the envelope's AES-256-GCM key.
-    pub secret: String,
-    /// Human-readable name.
-    #[serde(default)]
-    pub name: String,
-    /// Contact for the key's owner.
-    #[serde(default)]
-    pub contact: String,
-    /// Creation time, epoch seconds.
-    #[serde(default)]
-    pub created: i64,
-    /// Role names (unknown names are kept and ignored).
-    #[serde(default)]
-    pub roles: Vec<String>,
-    /// The publisher site written into tokens.
-    pub site_id: i32,
-    /// A disabled key is refused (401).
-    #[serde(default)]
-    pub disabled: bool,
-    /// Service id (0 when none).
-    #[serde(default)]
-    pub service_id: i32,
-    /// The key's public id: its prefix plus the first 5 random characters.
-    #[serde(default)]
-    pub key_id: String,
-}
-
-impl fmt::Debug for ClientRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientRecord")
-            .field("key_id", &self.key_id)
-            .field("name", &self.name)
-            .field("site_id", &self.site_id)
-            .field("roles", &self.roles)
-            .field("disabled", &self.disabled)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A newly created client: the record to store and the credentials to hand out once.
-pub struct NewClient {
-    /// What goes into `clients.json`.
-    pub record: ClientRecord,
-    /// The API key (`EUID-C-L-<site>-xxxxxx.xxxx…`); shown once, never stored.
-    pub api_key: String,
-    /// The client secret, base64 (also in the record).
-    pub client_secret: String,
-}
-
-impl fmt::Debug for NewClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NewClient")
-            .field("record", &self.record)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Creates a client with a fresh API key (format of `wire.md` §11, environment `L`), key
-/// salt and client secret.
-pub fn new_client(
-    site_id: i32,
-    name: &str,
-    roles: RoleSet,
-    created_s: i64,
-    rng: &mut impl RandomSource,
-) -> NewClient {
-    let mut random = [0u8; 32];
-    rng.fill(&mut random);
-    let encoded = STANDARD.encode(random);
-    let prefix = format!("EUID-C-L-{site_id}-");
-    // The live format inserts a '.' after the 6th random character.
-    let api_key = format!("{prefix}{}.{}", &encoded[..6], &encoded[6..]);
-    let key_id = format!("{prefix}{}", &encoded[..5]);
-    let mut salt = [0u8; 32];
-    rng.fill(&mut salt);
-    let mut secret = [0u8; 32];
-    rng.fill(&mut secret);
-    let client_secret = STANDARD.encode(secret);
-    let record = ClientRecord {
-        key_hash: STANDARD.encode(key_hash(&salt, &api_key)),
-        key_salt: STANDARD.encode(salt),
-        secret: client_secret.clone(),
-        name: name.to_owned(),
-        contact: String::new(),
-        created: created_s,
-        roles: roles.names(),
-        site_id,
-        disabled: false,
-        service_id: 0,
-        key_id,
-    };
-    NewClient {
-        record,
-        api_key,
-        client_secret,
-    }
-}
-
-fn key_hash(salt: &[u8], api_key: &str) -> [u8; 64] {
-    let mut ctx = digest::Context::new(&digest::SHA512);
-    ctx.update(salt);
-    ctx.update(api_key.as_bytes());
-    let mut out = [0u8; 64];
-    out.copy_from_slice(ctx.finish().as_ref());
-    out
-}
+pub use euid_store::clients::{new_client, ClientRecord, ClientsError, NewClient, Role, RoleSet};
 
 /// The site id in a current-format key (`(?:UID2|EUID)-[CO]-[LTIP]-([0-9]+)-.{6}\..{38}`), if
 /// the key has that shape. The random part must also be what the key generator writes:
@@ -314,24 +117,6 @@ impl fmt::Debug for Client {
     }
 }
 
-/// Why `clients.json` could not be loaded.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientsError {
-    /// Not a JSON array of client records: the parse error's kind and position (never
-    /// serde's message, which can quote a secret).
-    #[error("clients.json is not valid: {0}")]
-    Json(String),
-    /// A record has a bad field (the record is named by its key id, never its secrets).
-    #[error("clients.json record {key_id:?}: {what}")]
-    Record {
-        /// The record's key id.
-        key_id: String,
-        /// What is wrong.
-        what: &'static str,
-    },
-}
-
 /// Successful authentications kept per snapshot, so a known key costs a keyed hash and a
 /// constant-time compare instead of a salted SHA-512 per candidate (~1 µs). Bounded.
 const AUTH_CACHE_MAX: usize = 4096;
@@ -370,21 +155,7 @@ impl ClientStore {
         let mut by_site: HashMap<i32, Vec<usize>> = HashMap::new();
         let mut legacy = Vec::new();
         for r in records {
-            let bad = |what| ClientsError::Record {
-                key_id: r.key_id.clone(),
-                what,
-            };
-            let secret = ClientSecret::from_base64(&r.secret)
-                .map_err(|_| bad("secret must be base64 of 32 bytes"))?;
-            let hash = STANDARD
-                .decode(&r.key_hash)
-                .map_err(|_| bad("key_hash is not base64"))?;
-            let key_hash: [u8; 64] = hash
-                .try_into()
-                .map_err(|_| bad("key_hash must be 64 bytes"))?;
-            let key_salt = STANDARD
-                .decode(&r.key_salt)
-                .map_err(|_| bad("key_salt is not base64"))?;
+            let decoded = r.decode()?;
             let roles: Vec<Role> = r.roles.iter().filter_map(|n| Role::from_name(n)).collect();
             by_site.entry(r.site_id).or_default().push(clients.len());
             if !is_current_key_id(&r.key_id) {
@@ -395,9 +166,9 @@ impl ClientStore {
                 roles: RoleSet::of(&roles),
                 key_id: r.key_id.clone(),
                 name: r.name.clone(),
-                secret,
-                key_hash,
-                key_salt,
+                secret: decoded.secret,
+                key_hash: decoded.key_hash,
+                key_salt: decoded.key_salt,
                 disabled: r.disabled,
             });
         }
@@ -413,9 +184,7 @@ impl ClientStore {
 
     /// Parses a `clients.json` file (a JSON array of [`ClientRecord`]).
     pub fn from_json(bytes: &[u8]) -> Result<Self, ClientsError> {
-        let records: Vec<ClientRecord> = serde_json::from_slice(bytes)
-            .map_err(|e| ClientsError::Json(crate::data_dir::json_error_position(&e)))?;
-        Self::from_records(&records)
+        Self::from_records(&parse_clients_json(bytes)?)
     }
 
     /// The enabled client whose key is `api_key`, comparing salted hashes in constant time.
@@ -468,7 +237,7 @@ impl ClientStore {
                 continue;
             };
             self.key_hashes.fetch_add(1, Ordering::Relaxed);
-            let hash = key_hash(&client.key_salt, api_key);
+            let hash = api_key_hash(&client.key_salt, api_key);
             if bool::from(hash.ct_eq(&client.key_hash)) && found.is_none() {
                 found = Some((i, client));
             }
@@ -496,6 +265,8 @@ impl ClientStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
     use euid_crypto::BatchedOsRandom;
 
     #[test]
@@ -544,7 +315,7 @@ mod tests {
         let mut rec = new_client(5, "legacy", RoleSet::ALL, 0, &mut rng).record;
         let current = new_client(6, "current", RoleSet::ALL, 0, &mut rng).record;
         rec.key_salt = STANDARD.encode(salt);
-        rec.key_hash = STANDARD.encode(key_hash(&salt, key));
+        rec.key_hash = STANDARD.encode(api_key_hash(&salt, key));
         rec.key_id = "PRODl".to_owned();
         let store = ClientStore::from_records(&[rec.clone(), current]).unwrap();
         assert_eq!(store.authenticate(key).unwrap().site_id, 5);

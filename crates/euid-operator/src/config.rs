@@ -5,17 +5,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-/// The default lifetime of a master, refresh or site key: one hour.
-///
-/// A generate (or refresh) seals once under the master key, once under the site key and twice
-/// under the refresh key (inner token and envelope). At the measured ~65,000 generates/s on
-/// 2 vCPUs (`docs/PERFORMANCE.md`) that is 130,000 refresh-key messages per second, so an
-/// hour is 4.7 × 10^8 ≈ 2^28.8 messages: under 2^30, and 9× under 2^32.
-pub const DEFAULT_KEY_LIFETIME_SECONDS: i64 = 3600;
-/// How long a key added by rotation sits in the store before it activates, by default: one
-/// hour, so SDKs that refresh their keys hourly hold a master or site key before the first
-/// token under it appears.
-pub const DEFAULT_KEY_NOTICE_SECONDS: i64 = 3600;
+// The key lifetimes are the store's too: `euid init` and `euid keys rotate` use them.
+pub use euid_store::{DEFAULT_KEY_LIFETIME_SECONDS, DEFAULT_KEY_NOTICE_SECONDS};
 
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -190,6 +181,14 @@ impl OperatorConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_demo_client_points_at_the_default_listen_address() {
+        assert_eq!(
+            format!("http://{DEFAULT_LISTEN}"),
+            euid_store::DEFAULT_BASE_URL
+        );
+    }
 
     #[test]
     fn defaults_are_the_euid_production_values() {

@@ -9,10 +9,7 @@ pub mod clients;
 mod clock;
 pub mod config;
 pub mod cors;
-pub mod cstg;
-pub mod data_dir;
 pub mod endpoints;
-pub mod init;
 pub mod key_rotation;
 pub mod metrics;
 pub mod optout;
@@ -25,9 +22,14 @@ pub use access_log::{AccessLog, AccessLogMode};
 pub use api::{handle, ApiRequest, ApiResponse, Endpoint};
 pub use api_error::{ApiError, HealthProblem, SealedRefusal};
 pub use config::OperatorConfig;
-pub use init::{
-    init_data_dir, open_data_dir, rotate_keys, InitOptions, InitReport, RotateOptions, RotatedKey,
+pub use key_rotation::rotation_policy;
+
+// The data directory, init and key rotation live in euid-store; these are the names the
+// operator's API uses, re-exported so its callers need no second dependency.
+pub use euid_store::{
+    init_data_dir, maintain_keys, open_data_dir, rotate_keys, DataDir, DataDirError, DataDirStore,
+    DemoClient, InitOptions, InitReport, KeyMaintenance, RotateOptions, RotatedKey, RotationPolicy,
+    Store, StoreError, DEFAULT_DATA_DIR, KEYPAIRS_FILE,
 };
-pub use key_rotation::{maintain_keys, KeyMaintenance, RotationPolicy};
 pub use server::{router, start, RunningServer, ServerError, ServerOptions};
 pub use state::{Operator, Snapshot};

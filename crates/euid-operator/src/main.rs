@@ -129,7 +129,7 @@ fn main() -> ExitCode {
         data_dir: args
             .data_dir
             .or_else(|| env("EUID_DATA_DIR").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from(euid_operator::data_dir::DEFAULT_DATA_DIR)),
+            .unwrap_or_else(|| PathBuf::from(euid_operator::DEFAULT_DATA_DIR)),
         listen: args.listen.or_else(|| env("EUID_LISTEN")),
         config,
         init: InitOptions {

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use euid_crypto::FastRandom;
+use euid_store::{open_data_dir, DataDir, DataDirError, DemoClient, InitOptions};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -23,8 +24,6 @@ use crate::access_log::{AccessLog, AccessLogMode};
 use crate::api::{self, ApiRequest, ApiResponse, Endpoint};
 use crate::api_error::{ApiError, HealthProblem};
 use crate::config::{OperatorConfig, DEFAULT_LISTEN};
-use crate::data_dir::{DataDir, DataDirError, DemoClient};
-use crate::init::{open_data_dir, InitOptions};
 use crate::optout::SqliteOptOutStore;
 use crate::state::Operator;
 
@@ -55,7 +54,7 @@ pub struct ServerOptions {
 impl Default for ServerOptions {
     fn default() -> Self {
         Self {
-            data_dir: PathBuf::from(crate::data_dir::DEFAULT_DATA_DIR),
+            data_dir: PathBuf::from(euid_store::DEFAULT_DATA_DIR),
             listen: None,
             config: OperatorConfig::default(),
             init: InitOptions::default(),

@@ -1,21 +1,23 @@
-//! Operator state, the shell side: loading a [`Snapshot`] from the data directory, and the
-//! [`Operator`] that swaps it atomically when files change, beside the long-lived opt-out
-//! store, metrics, access log and batch permits.
+//! Operator state, the shell side: a [`Snapshot`] built from the parts its store loads (the
+//! data directory, through euid-store), and the [`Operator`] that swaps it atomically when
+//! the store changes, beside the long-lived opt-out store, metrics, access log and batch
+//! permits.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use euid_envelope::SkewPolicy;
+use euid_store::{ChangeToken, DataDir, DataDirError, DataDirStore, StoreSnapshot};
 use euid_tcf::ConsentPolicy;
-use euid_token::{SaltStore, TokenGenerator};
+use euid_token::TokenGenerator;
 
 use crate::access_log::AccessLog;
 use crate::api_error::HealthProblem;
 use crate::clients::ClientStore;
 use crate::config::OperatorConfig;
-use crate::data_dir::{self, DataDir, DataDirError};
 use crate::metrics::Metrics;
 use crate::optout::OptOutStore;
 pub use crate::snapshot::{token_config, Snapshot, TestIdentities};
@@ -23,18 +25,30 @@ pub use crate::snapshot::{token_config, Snapshot, TestIdentities};
 impl Snapshot {
     /// Loads a snapshot from a data directory.
     pub fn load(dir: &DataDir, config: Arc<OperatorConfig>) -> Result<Snapshot, DataDirError> {
-        let clients_path = dir.clients();
-        let clients = ClientStore::from_json(&data_dir::read(&clients_path)?)
-            .map_err(|e| DataDirError::invalid(&clients_path, e))?;
-        let keys = data_dir::load_key_store(dir)?;
-        let salts_path = dir.salts_file();
-        let salts = SaltStore::from_files(
-            &data_dir::read(&dir.salts_metadata())?,
-            &data_dir::read(&salts_path)?,
+        Self::from_parts(
+            euid_store::SnapshotSource::load_snapshot(&DataDirStore::new(dir.clone()))?,
+            config,
         )
-        .map_err(|e| DataDirError::invalid(&salts_path, e))?;
+    }
+
+    /// Prepares what a store loaded for requests: clients for authentication, the token
+    /// generator, consent and skew policies, and the test identities under these salts.
+    pub fn from_parts(
+        parts: StoreSnapshot,
+        config: Arc<OperatorConfig>,
+    ) -> Result<Snapshot, DataDirError> {
+        let StoreSnapshot {
+            keys,
+            salts,
+            clients,
+            keypairs,
+            ..
+        } = parts;
+        // A store hands out checked records, so this fails only for one that did not.
+        let clients = ClientStore::from_records(&clients)
+            .map_err(|e| DataDirError::invalid(Path::new("clients.json"), e))?;
         let generator = TokenGenerator::new(token_config(&config))
-            .map_err(|e| DataDirError::invalid(dir.root(), e))?;
+            .map_err(|e| DataDirError::invalid(Path::new("token configuration"), e))?;
         let consent = ConsentPolicy {
             vendor_id: config.tcf_vendor_id,
             purposes: config.tcf_purposes.clone(),
@@ -45,7 +59,6 @@ impl Snapshot {
             max_future_ms: skew_ms,
         };
         let test_identities = TestIdentities::new(&salts);
-        let cstg_keypairs = crate::data_dir::load_keypairs(dir)?;
         Ok(Snapshot {
             config,
             clients,
@@ -55,23 +68,9 @@ impl Snapshot {
             consent,
             skew,
             test_identities,
-            cstg_keypairs,
+            cstg_keypairs: keypairs,
         })
     }
-}
-
-/// Modification stamps of the watched files, to notice changes cheaply.
-pub(crate) type FileStamps = Vec<Option<(SystemTime, u64)>>;
-
-pub(crate) fn file_stamps(dir: &DataDir) -> FileStamps {
-    dir.watched_files()
-        .iter()
-        .map(|p| {
-            std::fs::metadata(p)
-                .ok()
-                .and_then(|m| Some((m.modified().ok()?, m.len())))
-        })
-        .collect()
 }
 
 /// The whole operator: current snapshot, opt-outs, metrics and reload status.
@@ -83,7 +82,7 @@ pub struct Operator {
     snapshot: ArcSwap<Snapshot>,
     optouts: Arc<dyn OptOutStore>,
     metrics: Metrics,
-    data_dir: DataDir,
+    store: Arc<dyn euid_store::Store>,
     config: Arc<OperatorConfig>,
     reload: Mutex<ReloadState>,
     reload_problem: ArcSwapOption<ReloadProblem>,
@@ -95,7 +94,7 @@ pub struct Operator {
 /// The reloader's bookkeeping.
 #[derive(Default)]
 struct ReloadState {
-    stamps: FileStamps,
+    token: ChangeToken,
     failure: Option<ReloadFailure>,
 }
 
@@ -125,34 +124,8 @@ const MIN_RELOAD_BACKOFF: Duration = Duration::from_secs(1);
 impl std::fmt::Debug for Operator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Operator")
-            .field("data_dir", &self.data_dir)
+            .field("store", &self.store.location())
             .finish_non_exhaustive()
-    }
-}
-
-/// How a load failure is named to unauthenticated callers: the data file, relative to the
-/// data directory and only if it is one of the known files, and whether it could not be
-/// read or is not valid. The full error, with paths and OS error text, goes to the log only.
-fn public_reason(dir: &DataDir, err: &DataDirError) -> String {
-    let (path, kind) = if let DataDirError::Io { path, .. } = err {
-        (path.as_str(), "cannot be read")
-    } else if let DataDirError::Invalid { path, .. } = err {
-        (path.as_str(), "is not valid")
-    } else {
-        return "the data directory does not load".to_owned();
-    };
-    let file = dir
-        .watched_files()
-        .into_iter()
-        .find(|f| f.display().to_string() == path)
-        .and_then(|f| {
-            f.strip_prefix(dir.root())
-                .ok()
-                .map(|p| p.display().to_string())
-        });
-    match file {
-        Some(name) => format!("{name} {kind}"),
-        None => format!("a data file {kind}"),
     }
 }
 
@@ -174,17 +147,26 @@ impl Operator {
         config: Arc<OperatorConfig>,
         optouts: Arc<dyn OptOutStore>,
     ) -> Result<Operator, DataDirError> {
-        let stamps = file_stamps(&data_dir);
-        let snapshot = Snapshot::load(&data_dir, config.clone())?;
+        Self::from_store(Arc::new(DataDirStore::new(data_dir)), config, optouts)
+    }
+
+    /// Loads a first snapshot from `store`, which the reload loop then watches.
+    pub fn from_store(
+        store: Arc<dyn euid_store::Store>,
+        config: Arc<OperatorConfig>,
+        optouts: Arc<dyn OptOutStore>,
+    ) -> Result<Operator, DataDirError> {
+        let token = store.change_token();
+        let snapshot = Snapshot::from_parts(store.load_snapshot()?, config.clone())?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Operator {
             snapshot: ArcSwap::from_pointee(snapshot),
             optouts,
             metrics: Metrics::default(),
-            data_dir,
+            store,
             config,
             reload: Mutex::new(ReloadState {
-                stamps,
+                token,
                 failure: None,
             }),
             reload_problem: ArcSwapOption::empty(),
@@ -214,9 +196,9 @@ impl Operator {
         &self.config
     }
 
-    /// The data directory.
-    pub fn data_dir(&self) -> &DataDir {
-        &self.data_dir
+    /// Where the snapshot comes from, and where key rotation writes.
+    pub fn store(&self) -> &dyn euid_store::Store {
+        &*self.store
     }
 
     /// Permits for batch requests' CPU work (one per core): a burst of large batches waits
@@ -230,8 +212,9 @@ impl Operator {
         self.reload_attempts.load(Ordering::Relaxed)
     }
 
-    /// Reloads the snapshot if a watched file changed. A failed load keeps the old snapshot
-    /// and is retried at once when a file changes again, else with a growing backoff
+    /// Reloads the snapshot if the store's change token moved (for the data directory: a
+    /// watched file changed). A failed load keeps the old snapshot and is retried at once
+    /// when the store changes again, else with a growing backoff
     /// (1 s or `reload_interval_ms` if longer, doubling up to 60 s) for transient errors;
     /// returns whether a new snapshot was swapped in.
     ///
@@ -240,17 +223,21 @@ impl Operator {
     pub fn reload_if_changed(&self) -> bool {
         // Only reloads take this lock; its state stays consistent even after a panic.
         let mut state = self.reload.lock().unwrap_or_else(PoisonError::into_inner);
-        let stamps = file_stamps(&self.data_dir);
-        let changed = stamps != state.stamps;
+        let token = self.store.change_token();
+        let changed = token != state.token;
         let now = Instant::now();
         match &state.failure {
             None if !changed => return false,
             Some(f) if !changed && now < f.retry_at => return false,
             _ => {}
         }
-        state.stamps = stamps;
+        state.token = token;
         self.reload_attempts.fetch_add(1, Ordering::Relaxed);
-        match Snapshot::load(&self.data_dir, self.config.clone()) {
+        let loaded = self
+            .store
+            .load_snapshot()
+            .and_then(|parts| Snapshot::from_parts(parts, self.config.clone()));
+        match loaded {
             Ok(snapshot) => {
                 self.snapshot.store(Arc::new(snapshot));
                 state.failure = None;
@@ -281,7 +268,7 @@ impl Operator {
                     .map_or_else(SystemTime::now, |p| p.since);
                 self.reload_problem.store(Some(Arc::new(ReloadProblem {
                     since,
-                    what: public_reason(&self.data_dir, &err),
+                    what: self.store.public_reason(&err),
                 })));
                 false
             }
@@ -303,5 +290,132 @@ impl Operator {
             return Some(HealthProblem::OptOutsUnavailable);
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
+
+    use euid_store::{
+        InitOptions, InitReport, KeyMaintenance, RotateOptions, RotatedKey, RotationPolicy,
+        SaltValidity, SnapshotSource, StoreError, StoreWriter,
+    };
+    use euid_token::SaltStore;
+
+    use super::*;
+    use crate::optout::SqliteOptOutStore;
+
+    /// A store whose change token the test sets, over a real data directory, that can be
+    /// made to fail like a database that is down.
+    struct Switched {
+        inner: DataDirStore,
+        token: Mutex<ChangeToken>,
+        loads: AtomicUsize,
+        down: AtomicBool,
+    }
+
+    impl SnapshotSource for Switched {
+        fn load_snapshot(&self) -> Result<StoreSnapshot, StoreError> {
+            self.loads.fetch_add(1, Ordering::SeqCst);
+            if self.down.load(Ordering::SeqCst) {
+                return Err(StoreError::Backend {
+                    what: "loading the snapshot".into(),
+                    source: "connection refused".into(),
+                });
+            }
+            self.inner.load_snapshot()
+        }
+        fn change_token(&self) -> ChangeToken {
+            self.token.lock().unwrap().clone()
+        }
+        fn public_reason(&self, err: &StoreError) -> String {
+            match err {
+                StoreError::Backend { .. } => "the database does not answer".to_owned(),
+                other => self.inner.public_reason(other),
+            }
+        }
+        fn location(&self) -> String {
+            "test database".to_owned()
+        }
+    }
+
+    impl StoreWriter for Switched {
+        fn initialize(&self, options: &InitOptions) -> Result<InitReport, StoreError> {
+            self.inner.initialize(options)
+        }
+        fn rotate_keys(&self, o: &RotateOptions, now: i64) -> Result<Vec<RotatedKey>, StoreError> {
+            self.inner.rotate_keys(o, now)
+        }
+        fn maintain_keys(
+            &self,
+            p: &RotationPolicy,
+            now: i64,
+        ) -> Result<KeyMaintenance, StoreError> {
+            self.inner.maintain_keys(p, now)
+        }
+        fn write_salts(&self, s: &SaltStore, v: &SaltValidity) -> Result<(), StoreError> {
+            self.inner.write_salts(s, v)
+        }
+        fn import(&self, s: &StoreSnapshot) -> Result<euid_store::ImportReport, StoreError> {
+            self.inner.import(s)
+        }
+    }
+
+    #[test]
+    fn reloads_follow_the_change_token_of_any_store() {
+        let tmp = tempfile::tempdir().unwrap();
+        let inner = DataDirStore::at(tmp.path());
+        inner
+            .initialize(&InitOptions {
+                salt_bucket_count: 4,
+                ..InitOptions::default()
+            })
+            .unwrap();
+        let store = Arc::new(Switched {
+            inner,
+            token: Mutex::new(ChangeToken::from_words([1])),
+            loads: AtomicUsize::new(0),
+            down: AtomicBool::new(false),
+        });
+        let optouts = Arc::new(SqliteOptOutStore::open(&tmp.path().join("optout.db")).unwrap());
+        // A minute's backoff after a failed load, so the second poll below is surely inside it.
+        let config = OperatorConfig::from_json(br#"{"reload_interval_ms":60000}"#).unwrap();
+        let operator = Operator::from_store(store.clone(), Arc::new(config), optouts).unwrap();
+        let loads = || store.loads.load(Ordering::SeqCst);
+        let set = |token: ChangeToken| *store.token.lock().unwrap() = token;
+        assert_eq!(loads(), 1);
+        assert_eq!(
+            format!("{operator:?}"),
+            "Operator { store: \"test database\", .. }"
+        );
+
+        // The same token: nothing is read.
+        assert!(!operator.reload_if_changed());
+        assert_eq!(loads(), 1);
+        set(ChangeToken::from_words([2]));
+        assert!(operator.reload_if_changed());
+        assert_eq!(loads(), 2);
+
+        // The store goes down: the first poll tries once and reports it, later polls of the
+        // same unavailable token wait for the backoff instead of loading again.
+        store.down.store(true, Ordering::SeqCst);
+        set(ChangeToken::unavailable());
+        assert!(!operator.reload_if_changed());
+        assert_eq!(loads(), 3);
+        let problem = operator.health_problem().unwrap().to_string();
+        assert!(
+            problem.ends_with("): the database does not answer"),
+            "{problem}"
+        );
+        assert!(!operator.reload_if_changed());
+        assert_eq!(loads(), 3);
+
+        // Back up, with a new token: loaded at once, healthy again.
+        store.down.store(false, Ordering::SeqCst);
+        set(ChangeToken::from_words([3]));
+        assert!(operator.reload_if_changed());
+        assert_eq!(loads(), 4);
+        assert_eq!(operator.health_problem(), None);
     }
 }

@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{http, TestServer};
-use euid_operator::data_dir::DataDir;
+use euid_operator::DataDir;
 use euid_operator::{InitOptions, OperatorConfig, ServerOptions};
 
 /// Every entry under `root`: kind, mode and content (symlinks by target), for a
@@ -184,7 +184,7 @@ fn a_directory_with_only_unrelated_files_is_not_empty() {
     std::fs::write(tmp.path().join("notes.txt"), b"not a data directory").unwrap();
     let before = snapshot(tmp.path());
     let message = start(tmp.path(), InitOptions::default()).unwrap_err();
-    for file in euid_operator::data_dir::REQUIRED_FILES {
+    for file in euid_store::REQUIRED_FILES {
         assert!(message.contains(file), "{message}");
     }
     assert_eq!(snapshot(tmp.path()), before);

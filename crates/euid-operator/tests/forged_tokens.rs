@@ -185,16 +185,8 @@ fn key_endpoints_leave_out_keys_no_token_can_use_any_more() {
     ));
     let updated = KeyStore::new(store.keysets().cloned().collect(), keys).unwrap();
     let (keysets_json, keys_json) = updated.to_json();
-    euid_operator::data_dir::write_atomic(
-        &dir.path().join("keysets.json"),
-        keysets_json.as_bytes(),
-    )
-    .unwrap();
-    euid_operator::data_dir::write_atomic(
-        &dir.path().join("keyset_keys.json"),
-        keys_json.as_bytes(),
-    )
-    .unwrap();
+    euid_store::write_atomic(&dir.path().join("keysets.json"), keysets_json.as_bytes()).unwrap();
+    euid_store::write_atomic(&dir.path().join("keyset_keys.json"), keys_json.as_bytes()).unwrap();
     let operator = server.server.as_ref().unwrap().operator().clone();
     let deadline = Instant::now() + Duration::from_secs(10);
     while operator.snapshot().keys.key_by_id(900_001).is_none() {

@@ -907,7 +907,7 @@ fn add_clients(dir: &Path, roles: &[Role]) -> (Vec<(Role, String, String)>, Stri
     let mut disabled = new_client(2100, "disabled", RoleSet::of(&Role::ALL), 0, &mut rng);
     disabled.record.disabled = true;
     records.push(disabled.record.clone());
-    euid_operator::data_dir::write_atomic(&path, &serde_json::to_vec(&records).unwrap()).unwrap();
+    euid_store::write_atomic(&path, &serde_json::to_vec(&records).unwrap()).unwrap();
     (out, disabled.api_key)
 }
 

@@ -112,15 +112,14 @@ fn healthcheck_reports_missing_keys_and_stale_data() {
         .map(|k| Key::new(k.id, k.keyset_id, 1, 1, 2, k.secret().clone()))
         .collect();
     let expired = KeyStore::new(store.keysets().cloned().collect(), expired).unwrap();
-    euid_operator::data_dir::write_atomic(&keys_path, expired.keyset_keys_json().as_bytes())
-        .unwrap();
+    euid_store::write_atomic(&keys_path, expired.keyset_keys_json().as_bytes()).unwrap();
     wait_for(503);
     assert_eq!(health().text(), "no active master key");
 
     // A broken file keeps the last snapshot and reports it as stale.
-    euid_operator::data_dir::write_atomic(&keys_path, &original).unwrap();
+    euid_store::write_atomic(&keys_path, &original).unwrap();
     wait_for(200);
-    euid_operator::data_dir::write_atomic(&dir.path().join("keysets.json"), b"{not json").unwrap();
+    euid_store::write_atomic(&dir.path().join("keysets.json"), b"{not json").unwrap();
     wait_for(503);
     assert!(health().text().starts_with("stale:"), "{}", health().text());
 }

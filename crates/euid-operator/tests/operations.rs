@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use euid_operator::data_dir::{write_atomic, DemoClient};
+use euid_operator::DemoClient;
 use euid_operator::{rotate_keys, OperatorConfig, RotateOptions};
+use euid_store::write_atomic;
 use euid_token::{Key, KeyStore, MASTER_KEYSET_ID};
 
 fn fast_reload() -> OperatorConfig {

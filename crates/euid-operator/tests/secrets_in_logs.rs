@@ -11,7 +11,7 @@ use base64::Engine as _;
 use common::*;
 use euid_crypto::BatchedOsRandom;
 use euid_cstg::{ClientIdentity, ClientRequest};
-use euid_operator::data_dir::DemoClient;
+use euid_operator::DemoClient;
 use euid_operator::{rotate_keys, RotateOptions};
 use euid_token::MASTER_KEYSET_ID;
 
@@ -454,12 +454,12 @@ fn a_malformed_data_file_does_not_echo_its_secrets() {
         needles.add(format!("{file} {secret_field}"), secret.as_str());
         target[number_field] = serde_json::Value::String(secret);
         // Every one of these files is watched: writing it alone triggers the reload.
-        euid_operator::data_dir::write_atomic(&path, &serde_json::to_vec(&json).unwrap()).unwrap();
+        euid_store::write_atomic(&path, &serde_json::to_vec(&json).unwrap()).unwrap();
         let body = stale_health(operator.addr);
         assert!(body.starts_with("stale"), "{body}");
         health.push_str(&body);
         health.push('\n');
-        euid_operator::data_dir::write_atomic(&path, &original).unwrap();
+        euid_store::write_atomic(&path, &original).unwrap();
         healthy(operator.addr);
     }
     let log = operator.stop();

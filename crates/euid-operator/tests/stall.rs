@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use euid_crypto::BatchedOsRandom;
-use euid_operator::data_dir::{write_atomic, DataDir};
 use euid_operator::endpoints::MAX_IDENTITY_MAP_ITEMS;
 use euid_operator::optout::{OptOutError, OptOutRecord, OptOutStore, SqliteOptOutStore};
 use euid_operator::ApiError;
+use euid_operator::DataDir;
 use euid_operator::{init_data_dir, InitOptions, Operator, OperatorConfig};
+use euid_store::write_atomic;
 
 fn fast_reload() -> OperatorConfig {
     OperatorConfig::from_json(br#"{"reload_interval_ms":50}"#).unwrap()

@@ -1,10 +1,9 @@
-//! `euid init` and `euid keys rotate`: the operator library's data-directory functions.
+//! `euid init` and `euid keys rotate`: euid-store's data-directory functions.
 
 use std::io::Write;
 use std::path::Path;
 
-use euid_operator::data_dir::DataDir;
-use euid_operator::{init_data_dir, rotate_keys, InitOptions, RotateOptions};
+use euid_store::{init_data_dir, rotate_keys, DataDir, InitOptions, RotateOptions};
 
 use crate::cli::InitArgs;
 use crate::error::{CliError, CliResult};
@@ -61,8 +60,12 @@ pub(crate) fn init(
         &Initialized {
             data_dir: args.data_dir.display().to_string(),
             created: &report.created,
-            demo_client_file: demo
-                .map(|_| args.data_dir.join("demo-client.json").display().to_string()),
+            demo_client_file: demo.map(|_| {
+                DataDir::new(&args.data_dir)
+                    .demo_client()
+                    .display()
+                    .to_string()
+            }),
             site_id: demo.map(|d| d.site_id),
         },
     )?;

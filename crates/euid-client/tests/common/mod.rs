@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use euid_operator::data_dir::DemoClient;
+use euid_operator::DemoClient;
 use euid_operator::{OperatorConfig, RunningServer, ServerOptions};
 
 pub const SUFFICIENT_TCF: &str = "CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA";

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::Duration;
 
-use euid_operator::data_dir::DemoClient;
+use euid_operator::DemoClient;
 use euid_operator::{OperatorConfig, RunningServer, ServerOptions};
 
 pub struct TestServer {
@@ -375,7 +375,7 @@ pub fn add_client(
     let mut rng = BatchedOsRandom::new();
     let new = new_client(site_id, "test", RoleSet::of(roles), 0, &mut rng);
     records.push(new.record.clone());
-    euid_operator::data_dir::write_atomic(&path, &serde_json::to_vec(&records).unwrap()).unwrap();
+    euid_store::write_atomic(&path, &serde_json::to_vec(&records).unwrap()).unwrap();
     let client = ApiClient::new(server.addr, &new.api_key, &new.client_secret);
     let operator = server.server.as_ref().unwrap().operator().clone();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);

@@ -1,5 +1,6 @@
 //! The data directory: where keys, keysets, salts, clients and opt-outs live, in the live
-//! operator's store formats where `wire.md` specifies them.
+//! operator's store formats where `wire.md` specifies them; its layout, file modes, atomic
+//! writes, and reading each file with errors that name the file but never quote it.
 //!
 //! ```text
 //! euid-data/
@@ -8,19 +9,28 @@
 //!   salts/metadata.json salt metadata: first-level salt, bucket-id prefix and secret (wire.md §3)
 //!   salts/salts.txt     one salt bucket per line (wire.md §3)
 //!   clients.json        API clients, keys stored as salted SHA-512 hashes (wire.md §11)
-//!   optout.db           opt-out records (SQLite)
+//!   client_side_keypairs.json  client-side token generation keypairs (optional)
+//!   optout.db           opt-out records (SQLite, the operator's)
 //!   demo-client.json    the demo client's api_key, client_secret, site_id and base_url
 //! ```
 
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use euid_cstg::KeypairStore;
-use serde::{Deserialize, Serialize};
+use euid_token::{KeyStore, SaltFileLocation, SaltStore};
+
+use crate::clients::{parse_clients_json, ClientRecord};
+use crate::error::StoreError;
+use crate::snapshot::{ChangeToken, SaltValidity};
 
 /// The keypairs file, in the data directory.
 pub const KEYPAIRS_FILE: &str = "client_side_keypairs.json";
+
+/// The demo client's credentials file, in the data directory.
+pub const DEMO_CLIENT_FILE: &str = "demo-client.json";
 
 /// The default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "euid-data";
@@ -79,7 +89,7 @@ impl DataDir {
 
     /// `demo-client.json`.
     pub fn demo_client(&self) -> PathBuf {
-        self.root.join("demo-client.json")
+        self.root.join(DEMO_CLIENT_FILE)
     }
 
     /// The files whose changes trigger a reload.
@@ -100,17 +110,17 @@ impl DataDir {
     /// files, is not empty. A mistyped `--data-dir` pointing at a home or project directory,
     /// or a data directory that lost its key files but kept `optout.db`, must not have keys
     /// and salts generated into it.
-    pub fn state(&self) -> Result<DataDirState, DataDirError> {
+    pub fn state(&self) -> Result<DataDirState, StoreError> {
         let root = &self.root;
         let meta = match fs::metadata(root) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(DataDirState::Empty),
-            Err(e) => return Err(DataDirError::io(root, e)),
+            Err(e) => return Err(StoreError::io(root, e)),
         };
         if !meta.is_dir() {
-            return Err(DataDirError::invalid(root, "not a directory"));
+            return Err(StoreError::invalid(root, "not a directory"));
         }
-        let mut entries = fs::read_dir(root).map_err(|e| DataDirError::io(root, e))?;
+        let mut entries = fs::read_dir(root).map_err(|e| StoreError::io(root, e))?;
         let empty = entries.next().is_none();
         let missing: Vec<&'static str> = REQUIRED_FILES
             .iter()
@@ -201,109 +211,9 @@ pub enum DataDirState {
     },
 }
 
-/// The demo client's credentials, as written to `demo-client.json`.
-#[derive(Clone, Serialize, Deserialize, PartialEq)]
-pub struct DemoClient {
-    /// The API key (Bearer token).
-    pub api_key: String,
-    /// The client secret, base64.
-    pub client_secret: String,
-    /// The client's site id.
-    pub site_id: i32,
-    /// Where the operator listens, e.g. `http://127.0.0.1:8080`.
-    pub base_url: String,
-    /// The demo site's client-side token generation subscription id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_id: Option<String>,
-    /// The demo site's CSTG server public key (`EUID-X-L-…`), for the browser SDK.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_public_key: Option<String>,
-}
-
-impl std::fmt::Debug for DemoClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DemoClient")
-            .field("site_id", &self.site_id)
-            .field("base_url", &self.base_url)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Why the data directory could not be created, read or written.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DataDirError {
-    /// A file operation failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file or directory.
-        path: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The directory is not empty but some required files are missing.
-    #[error(
-        "{path} is missing {}; nothing was created or changed (keys and salts are generated \
-         only in an empty directory or by `euid init`): restore the files from a backup",
-        missing.join(", ")
-    )]
-    Incomplete {
-        /// The data directory.
-        path: String,
-        /// The missing files, relative to it.
-        missing: Vec<String>,
-    },
-    /// The salts are missing next to an opt-out database recorded under them.
-    #[error(
-        "{path}: salts/metadata.json and salts/salts.txt are missing but optout.db is there; \
-         new salts would silently unmatch every opt-out it holds: restore salts/ from a backup, \
-         or pass --allow-new-salts to create new ones anyway"
-    )]
-    SaltsLost {
-        /// The data directory.
-        path: String,
-    },
-    /// A file's content is not valid.
-    #[error("{path}: {message}")]
-    Invalid {
-        /// The file.
-        path: String,
-        /// What is wrong (never a secret).
-        message: String,
-    },
-}
-
-impl DataDirError {
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
-        Self::Io {
-            path: path.display().to_string(),
-            source,
-        }
-    }
-
-    pub(crate) fn invalid(path: &Path, message: impl std::fmt::Display) -> Self {
-        Self::Invalid {
-            path: path.display().to_string(),
-            message: message.to_string(),
-        }
-    }
-}
-
-/// A JSON parse error of a file that holds secrets, by kind and position only: serde's
-/// messages quote the offending value (`invalid type: string "…"`), which can be a secret,
-/// and they reach the log and the unauthenticated healthcheck.
-pub(crate) fn json_error_position(e: &serde_json::Error) -> String {
-    format!(
-        "{:?} error at line {} column {}",
-        e.classify(),
-        e.line(),
-        e.column()
-    )
-}
-
-/// Reads a whole file.
-pub(crate) fn read(path: &Path) -> Result<Vec<u8>, DataDirError> {
-    fs::read(path).map_err(|e| DataDirError::io(path, e))
+/// Reads a whole file; an error names the file, never its content.
+pub fn read(path: &Path) -> Result<Vec<u8>, StoreError> {
+    fs::read(path).map_err(|e| StoreError::io(path, e))
 }
 
 /// The mode of every directory the operator and the CLI create: the owner's only.
@@ -314,7 +224,7 @@ pub const FILE_MODE: u32 = 0o600;
 /// Creates `path` and its missing ancestors, each with mode 0700. The mode is set explicitly
 /// after creation, so it does not depend on the umask; directories that already exist are
 /// left as they are (see [`DataDir::permission_warnings`]).
-pub fn create_private_dir_all(path: &Path) -> Result<(), DataDirError> {
+pub fn create_private_dir_all(path: &Path) -> Result<(), StoreError> {
     if path.as_os_str().is_empty() || path.is_dir() {
         return Ok(());
     }
@@ -328,10 +238,10 @@ pub fn create_private_dir_all(path: &Path) -> Result<(), DataDirError> {
         builder.mode(DIR_MODE);
     }
     match builder.create(path) {
-        Ok(()) => set_mode(path, DIR_MODE).map_err(|e| DataDirError::io(path, e)),
+        Ok(()) => set_mode(path, DIR_MODE).map_err(|e| StoreError::io(path, e)),
         // Another process made it in between: it is not ours to chmod.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
-        Err(e) => Err(DataDirError::io(path, e)),
+        Err(e) => Err(StoreError::io(path, e)),
     }
 }
 
@@ -370,14 +280,14 @@ pub fn create_private_file(path: &Path) -> std::io::Result<fs::File> {
 /// with mode 0600, fsynced, then renamed over the target, so readers (and the reloader) see
 /// the old or the new content, never a torn one. A parent directory that does not exist is
 /// created with mode 0700.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataDirError> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     create_private_dir_all(dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let (tmp, mut file) = create_temp_file(dir, &name).map_err(|e| DataDirError::io(path, e))?;
+    let (tmp, mut file) = create_temp_file(dir, &name).map_err(|e| StoreError::io(path, e))?;
     let result = (|| {
         file.write_all(bytes)?;
         file.sync_all()?;
@@ -392,7 +302,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataDirError> {
     result.map_err(|e: std::io::Error| {
         // Only ever the file this call created.
         let _ = fs::remove_file(&tmp);
-        DataDirError::io(path, e)
+        StoreError::io(path, e)
     })
 }
 
@@ -423,6 +333,13 @@ fn create_temp_file(dir: &Path, name: &str) -> std::io::Result<(PathBuf, fs::Fil
     Err(last.unwrap_or_else(|| std::io::Error::other("no temporary file name left")))
 }
 
+/// Writes `value` as pretty JSON and a newline, atomically (see [`write_atomic`]).
+pub fn write_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) -> Result<(), StoreError> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| StoreError::invalid(path, e))?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
+}
+
 /// Where the keypairs live in `dir`.
 pub fn keypairs_path(dir: &DataDir) -> PathBuf {
     dir.client_side_keypairs()
@@ -430,27 +347,144 @@ pub fn keypairs_path(dir: &DataDir) -> PathBuf {
 
 /// Loads the keypairs; a data directory without the file has none (CSTG answers
 /// `bad subscription_id`).
-pub fn load_keypairs(dir: &DataDir) -> Result<KeypairStore, DataDirError> {
+pub fn load_keypairs(dir: &DataDir) -> Result<KeypairStore, StoreError> {
     let path = keypairs_path(dir);
     if !path.exists() {
         return Ok(KeypairStore::new());
     }
-    KeypairStore::from_json(&read(&path)?).map_err(|e| DataDirError::invalid(&path, e))
+    KeypairStore::from_json(&read(&path)?).map_err(|e| StoreError::invalid(&path, e))
 }
 
 /// Loads `keysets.json` and `keyset_keys.json`; an error names the file that is wrong, so the
 /// log and the healthcheck point at it.
-pub fn load_key_store(dir: &DataDir) -> Result<euid_token::KeyStore, DataDirError> {
+pub fn load_key_store(dir: &DataDir) -> Result<KeyStore, StoreError> {
     let keys_path = dir.keyset_keys();
-    euid_token::KeyStore::from_json(&read(&dir.keysets())?, &read(&keys_path)?).map_err(|e| {
+    KeyStore::from_json(&read(&dir.keysets())?, &read(&keys_path)?).map_err(|e| {
         let path = match &e {
             euid_token::KeyStoreError::Json { file, .. } if *file == "keysets.json" => {
                 dir.keysets()
             }
             _ => keys_path.clone(),
         };
-        DataDirError::invalid(&path, e)
+        StoreError::invalid(&path, e)
     })
+}
+
+/// Loads `salts/metadata.json` and `salts/salts.txt`; a content error names `salts.txt`.
+pub fn load_salts(dir: &DataDir) -> Result<SaltStore, StoreError> {
+    let salts_path = dir.salts_file();
+    SaltStore::from_files(&read(&dir.salts_metadata())?, &read(&salts_path)?)
+        .map_err(|e| StoreError::invalid(&salts_path, e))
+}
+
+/// The times `salts/metadata.json` gives its salts file, if it names them all as integers
+/// (files written by another operator may not: that is `None`, never an error, so a file the
+/// salts load from always loads). Reads only those fields, never the secrets beside them.
+pub fn load_salt_validity(dir: &DataDir) -> Result<Option<SaltValidity>, StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Times {
+        generated: i64,
+        salts: Vec<FileTimes>,
+    }
+    #[derive(serde::Deserialize)]
+    struct FileTimes {
+        effective: i64,
+        expires: i64,
+    }
+    let times = serde_json::from_slice::<Times>(&read(&dir.salts_metadata())?).ok();
+    Ok(times.and_then(|t| {
+        let file = t.salts.first()?;
+        Some(SaltValidity {
+            generated_s: t.generated,
+            effective_ms: file.effective,
+            expires_ms: file.expires,
+        })
+    }))
+}
+
+/// Writes the salts (`salts/salts.txt` first, then `salts/metadata.json`, so the metadata
+/// never points at a missing file), each atomically.
+pub fn write_salts(
+    dir: &DataDir,
+    salts: &SaltStore,
+    validity: &SaltValidity,
+) -> Result<(), StoreError> {
+    let location = SaltFileLocation {
+        generated_s: validity.generated_s,
+        effective_ms: validity.effective_ms,
+        expires_ms: validity.expires_ms,
+        location: "salts.txt".to_owned(),
+    };
+    write_atomic(&dir.salts_file(), salts.salts_csv().as_bytes())?;
+    write_atomic(
+        &dir.salts_metadata(),
+        salts.metadata_json(&location).as_bytes(),
+    )
+}
+
+/// Loads `clients.json`: every record parsed and checked (see [`ClientRecord::check`]), so
+/// the operator can prepare each one. Errors give the JSON error's kind and position, or the
+/// record's key id, never a secret.
+pub fn load_clients(dir: &DataDir) -> Result<Vec<ClientRecord>, StoreError> {
+    let path = dir.clients();
+    let records = parse_clients_json(&read(&path)?).map_err(|e| StoreError::invalid(&path, e))?;
+    for record in &records {
+        record.check().map_err(|e| StoreError::invalid(&path, e))?;
+    }
+    Ok(records)
+}
+
+impl DataDir {
+    /// A cheap token of the watched files' state (modification time and length of each, or
+    /// its absence): it differs after any atomic write to them, since the rename gives the
+    /// file a new modification time. Reads metadata only, never a file, so a file that would
+    /// block a reader does not block it.
+    pub fn change_token(&self) -> ChangeToken {
+        let mut words = Vec::with_capacity(4 * 6);
+        for path in self.watched_files() {
+            let stamp = fs::metadata(&path)
+                .ok()
+                .and_then(|m| Some((m.modified().ok()?, m.len())));
+            match stamp {
+                None => words.push(0),
+                Some((modified, len)) => {
+                    let (flag, since) = match modified.duration_since(SystemTime::UNIX_EPOCH) {
+                        Ok(d) => (1, d),
+                        Err(before) => (2, before.duration()),
+                    };
+                    words.extend([flag, since.as_secs(), u64::from(since.subsec_nanos()), len]);
+                }
+            }
+        }
+        ChangeToken::from_words(words)
+    }
+
+    /// How a load failure may be named to unauthenticated callers: the data file, relative
+    /// to the data directory and only if it is one of the watched files, and whether it
+    /// could not be read or is not valid. The full error, with paths and OS error text, is
+    /// for the log only.
+    pub fn public_reason(&self, err: &StoreError) -> String {
+        let (path, kind) = if let StoreError::Io { path, .. } = err {
+            (path.as_str(), "cannot be read")
+        } else if let StoreError::Invalid { path, .. } = err {
+            (path.as_str(), "is not valid")
+        } else {
+            return "the data directory does not load".to_owned();
+        };
+        let file = self
+            .watched_files()
+            .into_iter()
+            .find(|f| f.display().to_string() == path)
+            .and_then(|f| {
+                f.strip_prefix(self.root())
+                    .ok()
+                    .map(|p| p.display().to_string())
+            });
+        match file {
+            Some(name) => format!("{name} {kind}"),
+            None => format!("a data file {kind}"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -477,6 +511,26 @@ mod tests {
         assert_eq!(dir.state().unwrap(), DataDirState::Complete);
         let file = DataDir::new(tmp.path().join("clients.json"));
         assert!(file.state().is_err());
+    }
+
+    #[test]
+    fn salt_validity_is_read_when_named_and_never_fails_a_load() {
+        let tmp = tempfile::tempdir().unwrap();
+        let options = crate::InitOptions {
+            salt_bucket_count: 2,
+            ..crate::InitOptions::default()
+        };
+        crate::init_data_dir(tmp.path(), &options).unwrap();
+        let dir = DataDir::new(tmp.path());
+        let validity = load_salt_validity(&dir).unwrap().unwrap();
+        assert_eq!(validity.effective_ms, validity.generated_s * 1000);
+        // A metadata file without `generated` (the live operator's may differ) still loads.
+        let mut meta: serde_json::Value =
+            serde_json::from_slice(&fs::read(dir.salts_metadata()).unwrap()).unwrap();
+        meta.as_object_mut().unwrap().remove("generated");
+        write_atomic(&dir.salts_metadata(), meta.to_string().as_bytes()).unwrap();
+        assert!(load_salts(&dir).is_ok());
+        assert_eq!(load_salt_validity(&dir).unwrap(), None);
     }
 
     #[test]

@@ -1,17 +1,33 @@
-//! Creating a data directory (`init_data_dir`), for the server's first start and `euid init`.
+//! Creating a data directory (`init_data_dir`), for the server's first start and `euid init`,
+//! and the initial data every new store gets ([`fresh_snapshot`]).
 
 use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use euid_crypto::{BatchedOsRandom, RandomSource};
+use euid_cstg::{KeypairStore, ServerKeypair};
 use euid_token::{
-    Key, KeyStore, Keyset, SaltBucket, SaltFileLocation, SaltStore, FALLBACK_PUBLISHER_KEYSET_ID,
+    Key, KeyStore, Keyset, SaltBucket, SaltStore, FALLBACK_PUBLISHER_KEYSET_ID,
     FALLBACK_PUBLISHER_SITE_ID, MASTER_KEYSET_ID, REFRESH_KEYSET_ID,
 };
 
 use crate::clients::{new_client, ClientRecord, RoleSet};
-use crate::data_dir::{self, write_atomic, DataDir, DataDirError, DataDirState, DemoClient};
+use crate::data_dir::{
+    self, keypairs_path, load_keypairs, write_atomic, write_json, DataDir, DataDirState,
+    KEYPAIRS_FILE,
+};
+use crate::demo::{read_demo_client, DemoClient};
+use crate::error::StoreError;
+use crate::keys::{random_key, DEFAULT_KEY_LIFETIME_SECONDS};
+use crate::snapshot::{SaltValidity, StoreSnapshot};
+
+/// The `base_url` a new `demo-client.json` gets by default: the operator's default listen
+/// address.
+pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
+
+/// Origins the demo site's keypair accepts: a publisher page on this machine.
+pub const DEMO_DOMAINS: [&str; 2] = ["localhost", "127.0.0.1"];
 
 /// What a new data directory gets.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,9 +37,9 @@ pub struct InitOptions {
     /// Number of salt buckets. Default 1024 (production has 1,048,576).
     pub salt_bucket_count: usize,
     /// Lifetime of generated keys, seconds. Default one hour
-    /// ([`crate::config::DEFAULT_KEY_LIFETIME_SECONDS`]; the operator adds successors).
+    /// ([`DEFAULT_KEY_LIFETIME_SECONDS`]; the operator adds successors).
     pub key_lifetime_seconds: i64,
-    /// The `base_url` written to `demo-client.json`. Default `http://127.0.0.1:8080`.
+    /// The `base_url` written to `demo-client.json`. Default [`DEFAULT_BASE_URL`].
     pub base_url: String,
     /// Whether to create a demo client (`demo-client.json`, its site's keyset and CSTG
     /// keypair). Default true; `--no-demo-client` turns it off.
@@ -38,8 +54,8 @@ impl Default for InitOptions {
         Self {
             demo_site_id: 999,
             salt_bucket_count: 1024,
-            key_lifetime_seconds: crate::config::DEFAULT_KEY_LIFETIME_SECONDS,
-            base_url: format!("http://{}", crate::config::DEFAULT_LISTEN),
+            key_lifetime_seconds: DEFAULT_KEY_LIFETIME_SECONDS,
+            base_url: DEFAULT_BASE_URL.to_owned(),
             demo_client: true,
             allow_new_salts: false,
         }
@@ -57,10 +73,6 @@ pub struct InitReport {
     pub demo_client: Option<DemoClient>,
 }
 
-fn now_s() -> i64 {
-    crate::clock::now_ms() / 1000
-}
-
 /// Creates whatever is missing in the data directory at `path`: keysets and keys (master,
 /// refresh, fallback publisher, the demo site's default keyset), salts, `clients.json` with
 /// one demo client holding every role, and `demo-client.json` (the last two without a demo
@@ -72,24 +84,15 @@ fn now_s() -> i64 {
 /// a pair (`keysets.json` / `keyset_keys.json`, `salts/metadata.json` / `salts/salts.txt`)
 /// without the other, `demo-client.json` without `clients.json`, and new salts next to an
 /// existing `optout.db` unless `options.allow_new_salts`.
-pub fn init_data_dir(path: &Path, options: &InitOptions) -> Result<InitReport, DataDirError> {
-    if options.salt_bucket_count == 0 || options.key_lifetime_seconds <= 0 {
-        return Err(DataDirError::invalid(
-            path,
-            "salt_bucket_count and key_lifetime_seconds must be positive",
-        ));
-    }
-    if options.demo_site_id <= 2 {
-        return Err(DataDirError::invalid(
-            path,
-            "the demo site id must be greater than 2",
-        ));
-    }
+pub fn init_data_dir(path: &Path, options: &InitOptions) -> Result<InitReport, StoreError> {
+    options
+        .validate()
+        .map_err(|message| StoreError::invalid(path, message))?;
     let dir = DataDir::new(path);
     let has_keys = check_pair(&dir.keysets(), &dir.keyset_keys())?;
     let has_salts = check_pair(&dir.salts_metadata(), &dir.salts_file())?;
     if !has_salts && dir.optout_db().exists() && !options.allow_new_salts {
-        return Err(DataDirError::SaltsLost {
+        return Err(StoreError::SaltsLost {
             path: path.display().to_string(),
         });
     }
@@ -97,7 +100,7 @@ pub fn init_data_dir(path: &Path, options: &InitOptions) -> Result<InitReport, D
     let demo_path = dir.demo_client();
     let has_clients = clients_path.exists();
     if !has_clients && demo_path.exists() {
-        return Err(DataDirError::invalid(
+        return Err(StoreError::invalid(
             &clients_path,
             "missing while demo-client.json exists: restore clients.json from a backup, \
              or remove demo-client.json to create a new demo client",
@@ -106,7 +109,7 @@ pub fn init_data_dir(path: &Path, options: &InitOptions) -> Result<InitReport, D
 
     data_dir::create_private_dir_all(path)?;
     let mut rng = BatchedOsRandom::new();
-    let now = now_s();
+    let now = crate::now_s();
     let mut created = Vec::new();
 
     if !has_keys {
@@ -117,10 +120,9 @@ pub fn init_data_dir(path: &Path, options: &InitOptions) -> Result<InitReport, D
         created.push("keyset_keys.json".to_owned());
     }
     if !has_salts {
-        let (metadata, csv) = initial_salts(options.salt_bucket_count, now, &mut rng)?;
+        let salts = initial_salts(options.salt_bucket_count, now, &mut rng)?;
         // The salts first, so the metadata never points at a missing file.
-        write_atomic(&dir.salts_file(), csv.as_bytes())?;
-        write_atomic(&dir.salts_metadata(), metadata.as_bytes())?;
+        data_dir::write_salts(&dir, &salts, &SaltValidity::starting_at(now))?;
         created.push("salts/salts.txt".to_owned());
         created.push("salts/metadata.json".to_owned());
     }
@@ -132,18 +134,10 @@ pub fn init_data_dir(path: &Path, options: &InitOptions) -> Result<InitReport, D
             None
         }
     } else if options.demo_client {
-        let client = new_client(options.demo_site_id, "demo", RoleSet::ALL, now, &mut rng);
-        let records: Vec<ClientRecord> = vec![client.record];
+        let (record, demo) = new_demo_client(options, now, &mut rng);
+        let records: Vec<ClientRecord> = vec![record];
         write_json(&clients_path, &records)?;
         created.push("clients.json".to_owned());
-        let demo = DemoClient {
-            api_key: client.api_key,
-            client_secret: client.client_secret,
-            site_id: options.demo_site_id,
-            base_url: options.base_url.clone(),
-            subscription_id: None,
-            server_public_key: None,
-        };
         write_json(&demo_path, &demo)?;
         created.push("demo-client.json".to_owned());
         Some(demo)
@@ -153,8 +147,7 @@ pub fn init_data_dir(path: &Path, options: &InitOptions) -> Result<InitReport, D
         None
     };
     if let Some(d) = demo.as_mut() {
-        let keypair_changed =
-            crate::cstg::ensure_demo_keypair(path, d, now, &mut rng, &mut created)?;
+        let keypair_changed = ensure_demo_keypair(path, d, now, &mut rng, &mut created)?;
         if d.base_url != options.base_url || keypair_changed {
             d.base_url = options.base_url.clone();
             write_json(&demo_path, &*d)?;
@@ -168,13 +161,13 @@ pub fn init_data_dir(path: &Path, options: &InitOptions) -> Result<InitReport, D
 
 /// Whether both files of a pair exist; an error naming the missing one when only one does,
 /// since a new one would not match the other and replacing both would destroy data.
-fn check_pair(a: &Path, b: &Path) -> Result<bool, DataDirError> {
+fn check_pair(a: &Path, b: &Path) -> Result<bool, StoreError> {
     match (a.exists(), b.exists()) {
         (true, true) => Ok(true),
         (false, false) => Ok(false),
         (present, _) => {
             let (missing, there) = if present { (b, a) } else { (a, b) };
-            Err(DataDirError::invalid(
+            Err(StoreError::invalid(
                 missing,
                 format!(
                     "missing while {} exists: restore it from a backup (nothing was created or changed)",
@@ -185,24 +178,15 @@ fn check_pair(a: &Path, b: &Path) -> Result<bool, DataDirError> {
     }
 }
 
-fn read_demo_client(path: &Path) -> Result<DemoClient, DataDirError> {
-    let bytes = data_dir::read(path)?;
-    serde_json::from_slice::<DemoClient>(&bytes)
-        .map_err(|e| DataDirError::invalid(path, data_dir::json_error_position(&e)))
-}
-
 /// What the server does with its data directory at startup: an empty (or absent) directory
 /// is initialized; a complete one is only read (its demo client's `base_url` updated); one
 /// with required files missing is an error naming them, and nothing is created or changed.
 /// Returns the demo client, if the directory has one and `options.demo_client` is on.
-pub fn open_data_dir(
-    path: &Path,
-    options: &InitOptions,
-) -> Result<Option<DemoClient>, DataDirError> {
+pub fn open_data_dir(path: &Path, options: &InitOptions) -> Result<Option<DemoClient>, StoreError> {
     let dir = DataDir::new(path);
     match dir.state()? {
         DataDirState::Empty => Ok(init_data_dir(path, options)?.demo_client),
-        DataDirState::Incomplete { missing } => Err(DataDirError::Incomplete {
+        DataDirState::Incomplete { missing } => Err(StoreError::Incomplete {
             path: path.display().to_string(),
             missing: missing.into_iter().map(str::to_owned).collect(),
         }),
@@ -221,22 +205,40 @@ pub fn open_data_dir(
     }
 }
 
+impl InitOptions {
+    /// Whether the options make sense: positive bucket count and key lifetime, and a demo
+    /// site id above the reserved ones (1 and 2).
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if self.salt_bucket_count == 0 || self.key_lifetime_seconds <= 0 {
+            return Err("salt_bucket_count and key_lifetime_seconds must be positive");
+        }
+        if self.demo_site_id <= 2 {
+            return Err("the demo site id must be greater than 2");
+        }
+        Ok(())
+    }
+}
+
 fn random_text(rng: &mut impl RandomSource) -> zeroize::Zeroizing<String> {
     let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
     rng.fill(&mut bytes[..]);
     zeroize::Zeroizing::new(STANDARD.encode(*bytes))
 }
 
-fn initial_keys(
+/// The keysets and keys of a new store: master, refresh and publisher fallback keysets, and
+/// the demo site's default keyset ([`DEMO_KEYSET_ID`]) when `options.demo_client` is on,
+/// each with one key active from `now` (epoch seconds) for `options.key_lifetime_seconds`.
+/// Every keyset is unrestricted: every ID_READER (DSP) receives the keys, as for publishers
+/// live.
+pub fn initial_keys(
     options: &InitOptions,
     now: i64,
     rng: &mut impl RandomSource,
-) -> Result<KeyStore, DataDirError> {
+) -> Result<KeyStore, StoreError> {
     let keyset = |keyset_id, site_id, name: &str| Keyset {
         keyset_id,
         site_id,
         name: name.to_owned(),
-        // Unrestricted: every ID_READER (DSP) receives the keys, as for publishers live.
         allowed_sites: None,
         created: now,
         enabled: true,
@@ -265,149 +267,159 @@ fn initial_keys(
     let keys = keyset_ids
         .iter()
         .zip(1..)
-        .map(|(&keyset_id, id)| {
-            Key::new(
-                id,
-                keyset_id,
-                now,
-                now,
-                expires,
-                crate::key_rotation::random_key(rng),
-            )
-        })
+        .map(|(&keyset_id, id)| Key::new(id, keyset_id, now, now, expires, random_key(rng)))
         .collect();
-    KeyStore::new(keysets, keys).map_err(|e| DataDirError::invalid(Path::new("keysets.json"), e))
+    KeyStore::new(keysets, keys).map_err(|e| StoreError::invalid(Path::new("keysets.json"), e))
 }
 
 /// The keyset id `init_data_dir` gives the demo site.
 pub const DEMO_KEYSET_ID: i32 = 3;
 
-fn initial_salts(
+/// New salts: `bucket_count` buckets with random salts, last updated at `now` (epoch
+/// seconds), a random first-level salt, and bucket ids with prefix `a` and a random secret.
+/// Their validity is [`SaltValidity::starting_at`] `now`.
+pub fn initial_salts(
     bucket_count: usize,
     now: i64,
     rng: &mut impl RandomSource,
-) -> Result<(zeroize::Zeroizing<String>, zeroize::Zeroizing<String>), DataDirError> {
+) -> Result<SaltStore, StoreError> {
     let now_ms = now.saturating_mul(1000);
     let buckets = (0..bucket_count)
         .map(|i| SaltBucket::new(i as i64, now_ms, random_text(rng).as_str()))
         .collect();
     let id_secret = random_text(rng);
-    let store = SaltStore::new(random_text(rng).to_string(), buckets)
-        .map_err(|e| DataDirError::invalid(Path::new("salts"), e))?
-        .with_bucket_ids("a", &id_secret);
-    let location = SaltFileLocation {
-        generated_s: now,
-        effective_ms: now_ms,
-        expires_ms: now_ms.saturating_add(10 * 365 * 86_400_000),
-        location: "salts.txt".to_owned(),
+    Ok(SaltStore::new(random_text(rng).to_string(), buckets)
+        .map_err(|e| StoreError::invalid(Path::new("salts"), e))?
+        .with_bucket_ids("a", &id_secret))
+}
+
+/// A new demo client for `options.demo_site_id` holding every role: its `clients.json`
+/// record, and its credentials for `demo-client.json` (with `options.base_url`, and no CSTG
+/// keypair yet: see [`demo_keypair`]).
+pub fn new_demo_client(
+    options: &InitOptions,
+    now: i64,
+    rng: &mut impl RandomSource,
+) -> (ClientRecord, DemoClient) {
+    let client = new_client(options.demo_site_id, "demo", RoleSet::ALL, now, rng);
+    let demo = DemoClient {
+        api_key: client.api_key,
+        client_secret: client.client_secret,
+        site_id: options.demo_site_id,
+        base_url: options.base_url.clone(),
+        subscription_id: None,
+        server_public_key: None,
     };
-    Ok((store.metadata_json(&location), store.salts_csv()))
+    (client.record, demo)
 }
 
-/// How [`rotate_keys`] makes the new keys.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RotateOptions {
-    /// Seconds from now until the new keys activate (so every operator and SDK has them
-    /// before they are used). Default 3600.
-    pub activates_in_seconds: i64,
-    /// Lifetime of the new keys after activation, seconds. Default one hour
-    /// ([`crate::config::DEFAULT_KEY_LIFETIME_SECONDS`]): a longer-lived key would hold
-    /// off automatic rotation and take more messages than random IVs allow.
-    pub lifetime_seconds: i64,
+/// The demo site's client-side keypair (domains [`DEMO_DOMAINS`]).
+pub fn demo_keypair(site_id: i32, now: i64, rng: &mut impl RandomSource) -> ServerKeypair {
+    ServerKeypair::generate(
+        euid_cstg::generate_subscription_id(rng),
+        site_id,
+        DEMO_DOMAINS.iter().map(|d| (*d).to_owned()).collect(),
+        Vec::new(),
+        now,
+        rng,
+    )
 }
 
-impl Default for RotateOptions {
-    fn default() -> Self {
-        Self {
-            activates_in_seconds: 3600,
-            lifetime_seconds: crate::config::DEFAULT_KEY_LIFETIME_SECONDS,
+/// Points `demo` at the first enabled keypair of its site in `keypairs`, adding a new one
+/// ([`demo_keypair`]) when there is none; returns whether `keypairs` grew and whether `demo`
+/// changed.
+fn attach_demo_keypair(
+    keypairs: &mut KeypairStore,
+    demo: &mut DemoClient,
+    now: i64,
+    rng: &mut impl RandomSource,
+) -> Result<(bool, bool), euid_cstg::KeypairError> {
+    let existing = keypairs
+        .iter()
+        .find(|k| k.site_id == demo.site_id && !k.disabled)
+        .map(|k| (k.subscription_id.clone(), k.public_key_text().to_owned()));
+    let (added, (subscription_id, public_key)) = match existing {
+        Some(found) => (false, found),
+        None => {
+            let keypair = demo_keypair(demo.site_id, now, rng);
+            let found = (
+                keypair.subscription_id.clone(),
+                keypair.public_key_text().to_owned(),
+            );
+            keypairs.insert(keypair)?;
+            (true, found)
         }
-    }
+    };
+    let changed = demo.subscription_id.as_deref() != Some(subscription_id.as_str())
+        || demo.server_public_key.as_deref() != Some(public_key.as_str());
+    demo.subscription_id = Some(subscription_id);
+    demo.server_public_key = Some(public_key);
+    Ok((added, changed))
 }
 
-/// One key added by [`rotate_keys`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RotatedKey {
-    /// The keyset it belongs to.
-    pub keyset_id: i32,
-    /// The new key's id.
-    pub key_id: i32,
-    /// When it activates, epoch seconds.
-    pub activates: i64,
-    /// When it expires, epoch seconds.
-    pub expires: i64,
+/// First-start part of `init_data_dir`: creates `client_side_keypairs.json` with one keypair
+/// for the demo site (domains `localhost` and `127.0.0.1`) when missing, and makes sure
+/// `demo-client.json` carries its `subscription_id` and `server_public_key`.
+fn ensure_demo_keypair(
+    root: &Path,
+    demo: &mut DemoClient,
+    now_s: i64,
+    rng: &mut impl RandomSource,
+    created: &mut Vec<String>,
+) -> Result<bool, StoreError> {
+    let dir = DataDir::new(root);
+    let path = keypairs_path(&dir);
+    let mut store = load_keypairs(&dir)?;
+    let (added, changed) = attach_demo_keypair(&mut store, demo, now_s, rng)
+        .map_err(|e| StoreError::invalid(&path, e))?;
+    if added {
+        write_atomic(&path, store.to_json_pretty().as_bytes())?;
+        created.push(KEYPAIRS_FILE.to_owned());
+    }
+    Ok(changed)
 }
 
-/// Adds a new key to the master keyset, the refresh keyset and every enabled default keyset
-/// of a site, activating `options.activates_in_seconds` from now. Old keys stay in the store
-/// (tokens they encrypted keep decoding); a running operator picks the change up without a
-/// restart. The write is atomic.
-pub fn rotate_keys(path: &Path, options: &RotateOptions) -> Result<Vec<RotatedKey>, DataDirError> {
-    if options.activates_in_seconds < 0 || options.lifetime_seconds <= 0 {
-        return Err(DataDirError::invalid(
-            path,
-            "activation delay must not be negative and lifetime must be positive",
-        ));
-    }
-    let dir = DataDir::new(path);
-    let keys_path = dir.keyset_keys();
-    let store = data_dir::load_key_store(&dir)?;
-    let now = now_s();
-    let activates = now.saturating_add(options.activates_in_seconds);
-    let expires = activates.saturating_add(options.lifetime_seconds);
-    let mut next_id = store
-        .keys()
-        .map(|k| k.id)
-        .max()
-        .unwrap_or(0)
-        .saturating_add(1);
-    let mut targets: Vec<i32> = vec![MASTER_KEYSET_ID, REFRESH_KEYSET_ID];
-    targets.extend(
-        store
-            .keysets()
-            .filter(|ks| ks.enabled && ks.default && ks.site_id > 0)
-            .map(|ks| ks.keyset_id),
-    );
-    targets.dedup();
-    let mut rng = BatchedOsRandom::new();
-    let mut keys: Vec<Key> = store.keys().cloned().collect();
-    let mut added = Vec::new();
-    for keyset_id in targets {
-        keys.push(Key::new(
-            next_id,
-            keyset_id,
-            now,
-            activates,
-            expires,
-            crate::key_rotation::random_key(&mut rng),
-        ));
-        added.push(RotatedKey {
-            keyset_id,
-            key_id: next_id,
-            activates,
-            expires,
-        });
-        next_id = next_id.saturating_add(1);
-    }
-    let keysets: Vec<Keyset> = store.keysets().cloned().collect();
-    let new_store =
-        KeyStore::new(keysets, keys).map_err(|e| DataDirError::invalid(&keys_path, e))?;
-    write_atomic(&keys_path, new_store.keyset_keys_json().as_bytes())?;
-    Ok(added)
-}
-
-pub(crate) fn write_json<T: serde::Serialize + ?Sized>(
-    path: &Path,
-    value: &T,
-) -> Result<(), DataDirError> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| DataDirError::invalid(path, e))?;
-    bytes.push(b'\n');
-    write_atomic(path, &bytes)
+/// Everything a new store starts with, as [`init_data_dir`] creates it in an empty
+/// directory: [`initial_keys`], [`initial_salts`] valid from `now`, and with
+/// `options.demo_client` on, the demo client ([`new_demo_client`]) and its site's keypair.
+/// A database backend seeds itself with this (through
+/// [`StoreWriter::import`](crate::StoreWriter::import)), so both start alike. The demo
+/// client's credentials are returned for `demo-client.json`; the store keeps only its record.
+pub fn fresh_snapshot(
+    options: &InitOptions,
+    now: i64,
+    rng: &mut impl RandomSource,
+) -> Result<(StoreSnapshot, Option<DemoClient>), StoreError> {
+    options
+        .validate()
+        .map_err(|message| StoreError::invalid(Path::new("init options"), message))?;
+    let keys = initial_keys(options, now, rng)?;
+    let salts = initial_salts(options.salt_bucket_count, now, rng)?;
+    let mut keypairs = KeypairStore::new();
+    let (clients, demo) = if options.demo_client {
+        let (record, mut demo) = new_demo_client(options, now, rng);
+        attach_demo_keypair(&mut keypairs, &mut demo, now, rng)
+            .map_err(|e| StoreError::invalid(Path::new(KEYPAIRS_FILE), e))?;
+        (vec![record], Some(demo))
+    } else {
+        (Vec::new(), None)
+    };
+    Ok((
+        StoreSnapshot {
+            keys,
+            salts,
+            salt_validity: Some(SaltValidity::starting_at(now)),
+            clients,
+            keypairs,
+        },
+        demo,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::{rotate_keys, RotateOptions};
 
     fn load_keys(dir: &DataDir) -> KeyStore {
         KeyStore::from_json(
@@ -428,7 +440,7 @@ mod tests {
         assert_eq!(first.created.len(), 7, "{:?}", first.created);
         let dir = DataDir::new(tmp.path());
         let keys = load_keys(&dir);
-        let now_ms = now_s() * 1000;
+        let now_ms = crate::now_s() * 1000;
         for keyset in [
             MASTER_KEYSET_ID,
             REFRESH_KEYSET_ID,
@@ -485,7 +497,7 @@ mod tests {
         ] {
             assert!(keysets.contains(&k), "{keysets:?}");
         }
-        let now_ms = now_s() * 1000;
+        let now_ms = crate::now_s() * 1000;
         // Not yet active: the old key is still the active one.
         let old_master = before.active_key(MASTER_KEYSET_ID, now_ms).unwrap().id;
         assert_eq!(
