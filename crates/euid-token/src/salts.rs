@@ -938,6 +938,115 @@ mod tests {
         assert_eq!(s.bucket(0).unwrap().bucket_id(), "42");
     }
 
+    const KEY: &str = "key12345key12345key12345key12345";
+
+    #[test]
+    fn reads_and_checks_key_material_columns() {
+        let csv = format!(
+            "5,1,,9,,16777215,{KEY},ks,3,{KEY},pks\n6,2,cur,,old,,,,,,\n7,3,cur,,,1,,x,2,{KEY},\n"
+        );
+        let err = SaltStore::from_files(META.as_bytes(), csv.as_bytes()).unwrap_err();
+        assert_eq!(
+            err,
+            SaltError::Line {
+                line: 3,
+                reason: "key material without a salt"
+            }
+        );
+        let csv = csv.replace(&format!("2,{KEY},\n"), ",,\n");
+        let s = SaltStore::from_files(META.as_bytes(), csv.as_bytes()).unwrap();
+        let b = s.bucket(0).unwrap();
+        assert!(!b.has_current_salt());
+        let k = b.current_key().unwrap();
+        assert_eq!((k.id(), k.key(), k.salt()), (MAX_SALT_KEY_ID, KEY, "ks"));
+        assert_eq!(k.key_bytes(), KEY.as_bytes());
+        assert_eq!(b.previous_key().unwrap().salt(), "pks");
+        let c = s.bucket(1).unwrap();
+        assert!(c.current_key().is_none() && c.previous_key().is_none());
+        // Half-filled key columns (no key) are ignored, as the live parser does.
+        assert!(s.bucket(2).unwrap().current_key().is_none());
+        assert_eq!(
+            s.salts_csv().lines().collect::<Vec<_>>(),
+            [
+                format!("5,1,,9,,16777215,{KEY},ks,3,{KEY},pks").as_str(),
+                "6,2,cur,,old,,,,,,",
+                "7,3,cur,,,,,,,,"
+            ]
+        );
+
+        for (line, reason) in [
+            (format!("1,1,,,,16777216,{KEY},s"), "bad key id"),
+            (format!("1,1,,,,-1,{KEY},s"), "bad key id"),
+            (format!("1,1,s,,,,,,x,{KEY},s"), "bad key id"),
+        ] {
+            assert_eq!(
+                SaltStore::from_files(META.as_bytes(), line.as_bytes()).unwrap_err(),
+                SaltError::Line { line: 1, reason },
+                "{line}"
+            );
+        }
+        for line in [
+            "1,1,,,,1,short,s",
+            "1,1,,,,1,key12345key12345key12345key1234,,s",
+        ] {
+            assert!(
+                matches!(
+                    SaltStore::from_files(META.as_bytes(), line.as_bytes()),
+                    Err(SaltError::BadKeyMaterial { id: 1, .. } | SaltError::Line { .. })
+                ),
+                "{line}"
+            );
+        }
+        let bad_key = SaltBucket::with_key_material(4, 0, SaltKeyMaterial::new(1, "k", "s"));
+        assert!(matches!(
+            SaltStore::new("x".into(), vec![bad_key]).unwrap_err(),
+            SaltError::BadKeyMaterial { id: 4, .. }
+        ));
+        let spaced = SaltBucket::with_key_material(4, 0, SaltKeyMaterial::new(1, KEY, "a b"));
+        assert!(SaltStore::new("x".into(), vec![spaced]).is_err());
+        let wide = SaltBucket::with_key_material(4, 0, SaltKeyMaterial::new(1 << 24, KEY, "s"));
+        assert!(SaltStore::new("x".into(), vec![wide]).is_err());
+    }
+
+    #[test]
+    fn key_material_is_redacted() {
+        let secret_key = "SECRETKEYsecretkeySECRETKEYsecre";
+        let key = SaltKeyMaterial::new(9, secret_key, "keysaltsecret");
+        let mut bucket = SaltBucket::with_key_material(1, 2, key.clone());
+        bucket.previous_key = Some(key.clone());
+        let s = SaltStore::new("x".into(), vec![bucket.clone()]).unwrap();
+        let b = s.bucket(0).unwrap();
+        let shown = format!(
+            "{key:?} {bucket:?} {s:?} {b:?} {:?} {:?}",
+            b.current_key().unwrap(),
+            b.to_bucket()
+        );
+        assert!(
+            !shown.contains("SECRETKEY") && !shown.contains("keysaltsecret"),
+            "{shown}"
+        );
+        assert!(shown.contains("id: 9"), "{shown}");
+        assert!(b.to_bucket() == bucket);
+    }
+
+    #[test]
+    fn buckets_updated_since_is_inclusive() {
+        let s = SaltStore::new(
+            "x".into(),
+            (0..4).map(|i| SaltBucket::new(i, i * 10, "s")).collect(),
+        )
+        .unwrap();
+        let ids = |since| {
+            s.buckets_updated_since(since)
+                .map(|b| b.id())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(10), [1, 2, 3]);
+        assert_eq!(ids(11), [2, 3]);
+        assert_eq!(ids(31), Vec::<i64>::new());
+        assert_eq!(ids(i64::MIN), [0, 1, 2, 3]);
+    }
+
     #[test]
     fn bucket_for_uses_twenty_bits_modulo_the_table() {
         let s = SaltStore::new(
