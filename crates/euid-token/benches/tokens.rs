@@ -1,5 +1,6 @@
 //! Criterion benchmarks: a full generate (advertising token + refresh envelope), minting an
-//! advertising token alone, decoding one, and a refresh.
+//! advertising token alone, decoding one, and a refresh; raw UID derivation from a salt (v2)
+//! and from key material (v4), and a whole identity-map entry with a previous raw UID.
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use std::hint::black_box;
@@ -174,5 +175,42 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(tokens, benches);
+/// Two buckets: a salted one (v2/v3 raw UIDs) and one with key material (v4), both rotated
+/// recently so the identity map also derives a previous raw UID.
+fn raw_uid_salts() -> SaltStore {
+    let key = |id, c: char| SaltKeyMaterial::new(id, c.to_string().repeat(32), "k".repeat(44));
+    let mut salted = SaltBucket::new(1, NOW, "s".repeat(44));
+    salted.previous_salt = Some("p".repeat(44));
+    let mut keyed = SaltBucket::with_key_material(2, NOW, key(7, 'a'));
+    keyed.previous_key = Some(key(6, 'b'));
+    SaltStore::new("first-level".into(), vec![salted, keyed]).expect("valid salts")
+}
+
+fn raw_uid_benches(c: &mut Criterion) {
+    let salts = raw_uid_salts();
+    let config = IdentityConfig {
+        identity_v3: false,
+        environment: IdentityEnvironment::Prod,
+    };
+    // First-level hashes that fall into bucket 0 (salted) and bucket 1 (key material).
+    let flh_in = |bucket: usize| {
+        (0u8..=255)
+            .map(|b| [b; 32])
+            .find(|flh| salts.bucket_for(flh).index() == bucket)
+            .expect("some byte lands in each of two buckets")
+    };
+    let (salted, keyed) = (flh_in(0), flh_in(1));
+    let (scope, ty) = (IdentityScope::Euid, IdentityType::Email);
+    c.bench_function("raw_uid_v2", |b| {
+        b.iter(|| config.raw_uid(black_box(&salted), scope, ty, &salts))
+    });
+    c.bench_function("raw_uid_v4", |b| {
+        b.iter(|| config.raw_uid(black_box(&keyed), scope, ty, &salts))
+    });
+    c.bench_function("identity_map_v4_with_previous", |b| {
+        b.iter(|| config.map_first_level_hash(black_box(&keyed), scope, ty, &salts, NOW))
+    });
+}
+
+criterion_group!(tokens, benches, raw_uid_benches);
 criterion_main!(tokens);

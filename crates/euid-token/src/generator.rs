@@ -8,8 +8,9 @@ use crate::advertising_token::{
     mint_advertising_token_into, AdvertisingTokenFields, OperatorIdentity, TokenVersion,
 };
 use crate::error::TokenError;
-use crate::identity::{first_level_hash, raw_uid, raw_uid_v2};
+use crate::identity::{bucket_raw_uid, first_level_hash};
 use crate::keys::{KeyStore, FALLBACK_PUBLISHER_KEYSET_ID, MASTER_KEYSET_ID, REFRESH_KEYSET_ID};
+use crate::raw_uid_v4::IdentityEnvironment;
 use crate::refresh_token::{
     envelope_json_into, mint_refresh_token_into, open_refresh_envelope, seal_envelope_json,
     OpenedRefresh, RefreshError, RefreshToken, RESPONSE_KEY_IN_JSON,
@@ -188,6 +189,7 @@ impl std::fmt::Debug for GenerateRequest<'_> {
 #[derive(Debug, Clone)]
 pub struct TokenGenerator {
     config: TokenConfig,
+    environment: IdentityEnvironment,
 }
 
 // IVs for the master, site, inner refresh and envelope layers, then the response key.
@@ -205,7 +207,17 @@ impl TokenGenerator {
     /// A generator with validated configuration.
     pub fn new(config: TokenConfig) -> Result<Self, TokenError> {
         config.validate()?;
-        Ok(Self { config })
+        Ok(Self {
+            config,
+            environment: IdentityEnvironment::default(),
+        })
+    }
+
+    /// The same generator with the `identity_environment` that v4 raw UIDs (buckets with key
+    /// material) carry; `test` unless set.
+    pub fn with_identity_environment(mut self, environment: IdentityEnvironment) -> Self {
+        self.environment = environment;
+        self
     }
 
     /// The configuration.
@@ -219,11 +231,15 @@ impl TokenGenerator {
         identity_type: IdentityType,
         salts: &SaltStore,
     ) -> RawUid {
-        if self.config.raw_uid_v3 {
-            raw_uid(flh, self.config.scope, identity_type, salts)
-        } else {
-            raw_uid_v2(flh, salts)
-        }
+        // What `IdentityConfig::raw_uid` gives: v3 or v2 from a salt, v4 from key material.
+        bucket_raw_uid(
+            flh,
+            salts.bucket_for(flh),
+            self.config.scope,
+            identity_type,
+            self.config.raw_uid_v3,
+            self.environment,
+        )
     }
 
     /// Issues tokens for an identity hash (`/v2/token/generate`): v4 advertising token under

@@ -5,7 +5,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
-use crate::salts::SaltStore;
+use crate::raw_uid_v4::{v4_metadata, v4_raw_uid, IdentityEnvironment, RAW_UID_V4_LEN};
+use crate::salts::{SaltBucketRef, SaltKeyRef, SaltStore};
 use crate::IdentityType;
 
 /// Which family of identifiers a token or raw UID belongs to (bit 4 of the prefix bytes).
@@ -57,7 +58,31 @@ pub const RAW_UID_V2_LEN: usize = 32;
 /// Length of a v3 raw UID (prefix byte + SHA-256).
 pub const RAW_UID_V3_LEN: usize = 33;
 
-/// A raw UID (advertising id): 33 bytes with the scope/type prefix, or the legacy bare 32.
+/// The form of a raw UID (`wire.md` §3 item 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RawUidVersion {
+    /// 32 bytes: the bare SHA-256 of the first-level hash and the bucket salt.
+    V2,
+    /// 33 bytes: `(scope << 4) | (type << 2)`, then the v2 hash.
+    V3,
+    /// 33 bytes: the first-level hash encrypted under the bucket's key material; bit 5 of the
+    /// first byte is set.
+    V4,
+}
+
+impl RawUidVersion {
+    /// `"v2"`, `"v3"` or `"v4"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::V2 => "v2",
+            Self::V3 => "v3",
+            Self::V4 => "v4",
+        }
+    }
+}
+
+/// A raw UID (advertising id): 33 bytes (v3 with the scope/type prefix, or v4 from key
+/// material), or the legacy bare 32 (v2).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RawUid {
     bytes: [u8; RAW_UID_V3_LEN],
@@ -93,6 +118,18 @@ impl RawUid {
     /// Standard base64 with padding, as the SDKs report it.
     pub fn to_base64(&self) -> String {
         STANDARD.encode(self.as_bytes())
+    }
+
+    /// The form of the raw UID: v2 for 32 bytes; for 33, v4 when bit 5 of the first byte
+    /// (the v4 version bit) is set, else v3.
+    pub fn version(&self) -> RawUidVersion {
+        if usize::from(self.len) == RAW_UID_V2_LEN {
+            RawUidVersion::V2
+        } else if self.bytes[0] & 0x20 != 0 {
+            RawUidVersion::V4
+        } else {
+            RawUidVersion::V3
+        }
     }
 
     /// Scope and type from bits 2–4 of the first byte of a 33-byte raw UID (the live operator's
@@ -146,39 +183,113 @@ pub fn first_level_hash(identity_hash: &[u8], salts: &SaltStore) -> [u8; 32] {
     sha256_of_base64_then(identity_hash, salts.first_level_salt())
 }
 
+/// A v3 raw UID (with the prefix byte) or a v2 one (without) from a salt.
+pub(crate) fn salted_raw_uid(
+    first_level_hash: &[u8; 32],
+    salt: &str,
+    prefix: Option<u8>,
+) -> RawUid {
+    let hash = sha256_of_base64_then(first_level_hash, salt);
+    let mut bytes = [0u8; RAW_UID_V3_LEN];
+    match prefix {
+        Some(prefix) => {
+            bytes[0] = prefix;
+            bytes[1..].copy_from_slice(&hash);
+            RawUid {
+                bytes,
+                len: RAW_UID_V3_LEN as u8,
+            }
+        }
+        None => {
+            bytes[..RAW_UID_V2_LEN].copy_from_slice(&hash);
+            RawUid {
+                bytes,
+                len: RAW_UID_V2_LEN as u8,
+            }
+        }
+    }
+}
+
+/// A v4 raw UID from key material.
+pub(crate) fn keyed_raw_uid(
+    first_level_hash: &[u8; 32],
+    key: SaltKeyRef<'_>,
+    scope: IdentityScope,
+    identity_type: IdentityType,
+    environment: IdentityEnvironment,
+) -> RawUid {
+    let metadata = v4_metadata(environment, raw_uid_prefix(scope, identity_type));
+    let bytes: [u8; RAW_UID_V4_LEN] = v4_raw_uid(
+        metadata,
+        first_level_hash,
+        key.id(),
+        key.key_bytes(),
+        key.salt(),
+    );
+    RawUid {
+        bytes,
+        len: RAW_UID_V4_LEN as u8,
+    }
+}
+
+/// The current raw UID of a bucket: from its salt (v3 when `v3_prefix`, else v2) or, for a
+/// bucket without a current salt, v4 from its key material.
+pub(crate) fn bucket_raw_uid(
+    first_level_hash: &[u8; 32],
+    bucket: SaltBucketRef<'_>,
+    scope: IdentityScope,
+    identity_type: IdentityType,
+    identity_v3: bool,
+    environment: IdentityEnvironment,
+) -> RawUid {
+    match bucket.current_key() {
+        Some(key) if !bucket.has_current_salt() => {
+            keyed_raw_uid(first_level_hash, key, scope, identity_type, environment)
+        }
+        _ => salted_raw_uid(
+            first_level_hash,
+            bucket.current_salt(),
+            identity_v3.then(|| raw_uid_prefix(scope, identity_type)),
+        ),
+    }
+}
+
 /// The 33-byte raw UID: `(scope << 4) | (type << 2)` then SHA-256 of `base64(FLH)` and the
 /// current salt of the FLH's bucket.
+///
+/// For a bucket with key material instead of a current salt this is the v4 raw UID in the
+/// `test` environment (the live default); [`crate::IdentityConfig::raw_uid`] chooses the
+/// version and environment as the live operator's config does.
 pub fn raw_uid(
     first_level_hash: &[u8; 32],
     scope: IdentityScope,
     identity_type: IdentityType,
     salts: &SaltStore,
 ) -> RawUid {
-    let hash = sha256_of_base64_then(
+    bucket_raw_uid(
         first_level_hash,
-        salts.bucket_for(first_level_hash).current_salt(),
-    );
-    let mut bytes = [0u8; RAW_UID_V3_LEN];
-    bytes[0] = raw_uid_prefix(scope, identity_type);
-    bytes[1..].copy_from_slice(&hash);
-    RawUid {
-        bytes,
-        len: RAW_UID_V3_LEN as u8,
-    }
+        salts.bucket_for(first_level_hash),
+        scope,
+        identity_type,
+        true,
+        IdentityEnvironment::Test,
+    )
 }
 
 /// The legacy 32-byte raw UID (the live operator's default while `identity_v3` is off).
+///
+/// For a bucket with key material instead of a current salt this is the 33-byte v4 raw UID
+/// in the `test` environment, with the scope and type of an EUID email (this function has
+/// neither); use [`crate::IdentityConfig::raw_uid`] for those buckets.
 pub fn raw_uid_v2(first_level_hash: &[u8; 32], salts: &SaltStore) -> RawUid {
-    let hash = sha256_of_base64_then(
+    bucket_raw_uid(
         first_level_hash,
-        salts.bucket_for(first_level_hash).current_salt(),
-    );
-    let mut bytes = [0u8; RAW_UID_V3_LEN];
-    bytes[..RAW_UID_V2_LEN].copy_from_slice(&hash);
-    RawUid {
-        bytes,
-        len: RAW_UID_V2_LEN as u8,
-    }
+        salts.bucket_for(first_level_hash),
+        IdentityScope::Euid,
+        IdentityType::Email,
+        false,
+        IdentityEnvironment::Test,
+    )
 }
 
 #[cfg(test)]
