@@ -1,14 +1,14 @@
 //! `POST /v2/token/client-generate` over HTTP with a request encoded like the browser SDK,
 //! the demo keypair made by the first start, and CORS for the browser endpoints.
 
-mod common;
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use common::*;
 use euid_crypto::BatchedOsRandom;
 use euid_cstg::{ClientIdentity, ClientRequest};
 use euid_operator::OperatorConfig;
+use euid_test_support::{
+    assert_token_body, now_ms, read_key_store, refresh_body, ApiClient, HttpResponse, TestServer,
+};
 
 const EMAIL: &str = "cstg-user@example.com";
 const ORIGIN: &str = "http://localhost:5173";
@@ -89,7 +89,7 @@ fn client_side_tokens_carry_the_site_the_cstg_bit_and_the_mapped_raw_uid() {
     let body = &json["body"];
     assert_token_body(body, false);
 
-    let keys = key_store(dir.path());
+    let keys = read_key_store(dir.path());
     let token = euid_token::decode_advertising_token(
         &keys,
         body["advertising_token"].as_str().unwrap(),

@@ -3,20 +3,20 @@
 //! backoff and reported without paths, opt-outs that fail closed, and `Authorization`
 //! values refused before any hashing. All over real HTTP against the real server.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
 use euid_crypto::BatchedOsRandom;
 use euid_operator::data_dir::{write_atomic, DataDir};
 use euid_operator::endpoints::{MAX_IDENTITY_MAP_ITEMS, OPTOUTS_UNAVAILABLE, TOO_MANY_IDENTITIES};
 use euid_operator::optout::{OptOutError, OptOutRecord, OptOutStore, SqliteOptOutStore};
 use euid_operator::{init_data_dir, InitOptions, Operator, OperatorConfig};
+use euid_test_support::{
+    http, now_ms, parse_response, refresh, ApiClient, HttpResponse, TestServer, SUFFICIENT_TCF,
+};
 
 fn fast_reload() -> OperatorConfig {
     OperatorConfig::from_json(br#"{"reload_interval_ms":50}"#).unwrap()
