@@ -8,6 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use euid_crypto::FastRandom;
 use euid_envelope::{open_response, seal_request, ClientSecret};
+// TCF: the docs' sufficient consent string, so every generate passes the consent check.
 use euid_operator::data_dir::DataDir;
 use euid_operator::optout::SqliteOptOutStore;
 use euid_operator::server::now_ms;
@@ -15,9 +16,7 @@ use euid_operator::{
     handle, init_data_dir, ApiRequest, ApiResponse, Endpoint, InitOptions, Operator,
     OperatorConfig, Snapshot,
 };
-
-/// The docs' sufficient TCF string: every generate passes the consent check.
-pub const TCF: &str = "CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA";
+use euid_test_support::SUFFICIENT_TCF as TCF;
 
 /// The three generate inputs the benches time, as (name, request JSON).
 pub fn generate_inputs() -> [(&'static str, String); 3] {
