@@ -15,8 +15,8 @@ use euid_envelope::seal_request;
 use euid_operator::clients::{new_client, ClientRecord, Role, RoleSet};
 use euid_operator::OperatorConfig;
 use euid_test_support::{
-    assert_token_body, now_ms, parse_response, refresh, refresh_body, ApiClient, HttpResponse,
-    TestServer, SUFFICIENT_TCF,
+    assert_token_body, cstg_request, now_ms, parse_response, refresh, refresh_body, ApiClient,
+    HttpResponse, TestServer, SUFFICIENT_TCF,
 };
 
 const HINT: &str = " See https://euid.eu/docs/getting-started/gs-encryption-decryption for details on the request envelope format.";
@@ -1162,15 +1162,11 @@ fn cstg_body(server: &TestServer) -> serde_json::Map<String, serde_json::Value> 
     let hash = euid_normalize::hash_email("cstg-hostile@example.org")
         .unwrap()
         .to_base64();
-    let request = euid_cstg::ClientRequest::encode(
-        server.demo.server_public_key.as_deref().unwrap(),
-        server.demo.subscription_id.as_deref().unwrap(),
+    let request = cstg_request(
+        &server.demo,
         euid_cstg::ClientIdentity::EmailHash(&hash),
-        now_ms(),
         None,
-        &mut BatchedOsRandom::new(),
-    )
-    .unwrap();
+    );
     match serde_json::from_str(&request.body).unwrap() {
         serde_json::Value::Object(map) => map,
         other => panic!("not an object: {other}"),

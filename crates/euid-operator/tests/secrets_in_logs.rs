@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use euid_crypto::BatchedOsRandom;
-use euid_cstg::{ClientIdentity, ClientRequest};
+use euid_cstg::ClientIdentity;
 use euid_operator::data_dir::DemoClient;
 use euid_operator::{rotate_keys, RotateOptions};
 use euid_test_support::{
-    http, now_ms, read_key_store, refresh, refresh_body, ApiClient, SpawnedOperator, SUFFICIENT_TCF,
+    cstg_request, http, now_ms, read_key_store, refresh, refresh_body, ApiClient, SpawnedOperator,
+    SUFFICIENT_TCF,
 };
 use euid_token::MASTER_KEYSET_ID;
 
@@ -222,15 +222,7 @@ fn a_trace_level_log_of_a_full_lifecycle_holds_no_secret() {
 
     // Client-side generation, as the browser SDK sends it.
     let cstg_hash = euid_normalize::hash_email(CSTG_EMAIL).unwrap().to_base64();
-    let request = ClientRequest::encode(
-        demo.server_public_key.as_deref().unwrap(),
-        demo.subscription_id.as_deref().unwrap(),
-        ClientIdentity::EmailHash(&cstg_hash),
-        now_ms(),
-        None,
-        &mut BatchedOsRandom::new(),
-    )
-    .unwrap();
+    let request = cstg_request(&demo, ClientIdentity::EmailHash(&cstg_hash), None);
     let resp = http(
         operator.addr,
         "POST",

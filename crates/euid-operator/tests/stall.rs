@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use euid_crypto::BatchedOsRandom;
 use euid_operator::data_dir::{write_atomic, DataDir};
 use euid_operator::endpoints::{MAX_IDENTITY_MAP_ITEMS, OPTOUTS_UNAVAILABLE, TOO_MANY_IDENTITIES};
 use euid_operator::optout::{OptOutError, OptOutRecord, OptOutStore, SqliteOptOutStore};
 use euid_operator::{init_data_dir, InitOptions, Operator, OperatorConfig};
 use euid_test_support::{
-    http, now_ms, parse_response, refresh, ApiClient, HttpResponse, TestServer, SUFFICIENT_TCF,
+    cstg_request, http, now_ms, parse_response, refresh, ApiClient, HttpResponse, TestServer,
+    SUFFICIENT_TCF,
 };
 
 fn fast_reload() -> OperatorConfig {
@@ -456,15 +456,7 @@ fn unreadable_opt_outs_fail_closed() {
     let hash = euid_normalize::hash_email("someone@example.com")
         .unwrap()
         .to_base64();
-    let request = euid_cstg::ClientRequest::encode(
-        demo.server_public_key.as_deref().unwrap(),
-        demo.subscription_id.as_deref().unwrap(),
-        euid_cstg::ClientIdentity::EmailHash(&hash),
-        now_ms(),
-        None,
-        &mut BatchedOsRandom::new(),
-    )
-    .unwrap();
+    let request = cstg_request(&demo, euid_cstg::ClientIdentity::EmailHash(&hash), None);
     let resp = http(
         server.addr,
         "POST",
