@@ -25,6 +25,7 @@ use euid_fuzz::{in_memory_operator, reached, DiscardOptOuts};
 use euid_operator::cstg::{client_generate, KEYPAIRS_FILE};
 use euid_operator::server::now_ms;
 use euid_operator::{handle, ApiRequest, ApiResponse, Endpoint, Operator, OperatorConfig};
+use euid_test_support::SUFFICIENT_TCF;
 use libfuzzer_sys::fuzz_target;
 
 /// The WebCrypto vector's server keypair (also in `cstg_request`), so seeds made from that
@@ -66,13 +67,8 @@ fn fixture() -> &'static Fixture {
         // One real token pair, minted through the generate endpoint.
         let mut rng = BatchedOsRandom::new();
         let now = now_ms();
-        let body = seal_request(
-            &secret,
-            now,
-            NONCE,
-            br#"{"email":"fuzz@example.com","tcf_consent_string":"CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA"}"#,
-            &mut rng,
-        );
+        let json = format!(r#"{{"email":"fuzz@example.com","tcf_consent_string":"{SUFFICIENT_TCF}"}}"#);
+        let body = seal_request(&secret, now, NONCE, json.as_bytes(), &mut rng);
         let request = ApiRequest {
             endpoint: Endpoint::TokenGenerate,
             authorization: Some(&auth),
