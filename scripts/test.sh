@@ -36,7 +36,7 @@ step "cargo doc (rustdoc warnings denied: broken intra-doc links fail)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 step "cargo package (every publishable crate builds from its package alone)"
-cargo package --workspace --exclude euid-benches
+cargo package --workspace --exclude euid-benches --exclude euid-test-support
 
 step "browser test (publisher page, EUID browser SDK, headless Chromium)"
 if command -v node >/dev/null; then

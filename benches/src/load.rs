@@ -11,6 +11,8 @@ use base64::Engine as _;
 use bytes::Bytes;
 use euid_crypto::{AesGcmKey, FastRandom, RandomSource};
 use euid_envelope::{open_refresh_response, open_response, seal_request, ClientSecret};
+// TCF: the docs' sufficient consent string, so every generate passes the consent check.
+use euid_test_support::{now_ms, SUFFICIENT_TCF as TCF};
 use http_body_util::{BodyExt as _, Full};
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -18,10 +20,7 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// The docs' sufficient TCF string: every generate passes the consent check.
-const TCF: &str = "CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA";
+use std::time::{Duration, Instant};
 
 /// What one run does.
 #[derive(Debug, Clone)]
@@ -305,12 +304,6 @@ impl Connection {
             .to_bytes();
         Ok((status, body))
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A generate envelope for a fresh email, and its nonce.

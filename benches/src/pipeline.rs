@@ -15,9 +15,7 @@ use euid_operator::{
     handle, init_data_dir, ApiRequest, ApiResponse, Endpoint, InitOptions, Operator,
     OperatorConfig, Snapshot,
 };
-
-/// The docs' sufficient TCF string: every generate passes the consent check.
-pub const TCF: &str = "CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA";
+use euid_test_support::SUFFICIENT_TCF as TCF;
 
 /// The three generate inputs the benches time, as (name, request JSON).
 pub fn generate_inputs() -> [(&'static str, String); 3] {

@@ -27,40 +27,14 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use euid_crypto::BatchedOsRandom;
 use euid_envelope::{seal_request, ClientSecret};
-use euid_fuzz::reached;
+use euid_fuzz::{in_memory_operator, reached, DiscardOptOuts};
 use euid_operator::api::{OCTET_STREAM, TEXT};
-use euid_operator::optout::{OptOutError, OptOutRecord, OptOutStore};
 use euid_operator::server::now_ms;
-use euid_operator::DataDir;
-use euid_operator::{init_data_dir, router, Endpoint, InitOptions, Operator, OperatorConfig};
+use euid_operator::{router, Endpoint, OperatorConfig};
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt as _;
 
 const LIMIT: usize = 4096;
-
-/// Accepts every opt-out and remembers none, so logout can run millions of times.
-struct DiscardOptOuts;
-
-impl OptOutStore for DiscardOptOuts {
-    fn record(&self, _record: &OptOutRecord) -> Result<(), OptOutError> {
-        Ok(())
-    }
-    fn opted_out_since(&self, _first_level_hash: &[u8; 32]) -> Result<Option<i64>, OptOutError> {
-        Ok(None)
-    }
-    fn advertising_id_opted_out_since(
-        &self,
-        _advertising_id: &[u8],
-    ) -> Result<Option<i64>, OptOutError> {
-        Ok(None)
-    }
-    fn available(&self) -> Result<(), OptOutError> {
-        Ok(())
-    }
-    fn len(&self) -> usize {
-        0
-    }
-}
 
 struct Fixture {
     runtime: tokio::runtime::Runtime,
@@ -72,25 +46,14 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("euid-fuzz-http-{}", std::process::id()));
-        let options = InitOptions {
-            salt_bucket_count: 64,
-            ..InitOptions::default()
-        };
-        let demo = init_data_dir(&dir, &options)
-            .expect("init")
-            .demo_client
-            .expect("a demo client");
         let mut config = OperatorConfig::default();
         config.max_body_bytes = LIMIT;
-        let operator = Operator::load(
-            DataDir::new(&dir),
-            Arc::new(config),
-            Arc::new(DiscardOptOuts),
-        )
-        .expect("load");
-        // Everything is in memory now.
-        let _ = std::fs::remove_dir_all(&dir);
+        let (operator, demo) = in_memory_operator(
+            "euid-fuzz-http",
+            config,
+            DiscardOptOuts::none_opted_out(),
+            |_, _| {},
+        );
         Fixture {
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -16,20 +16,17 @@
 //! its refresh response key.
 #![no_main]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use euid_crypto::{AesGcmKey, BatchedOsRandom};
 use euid_envelope::{open_refresh_response, open_response, seal_request, ClientSecret};
-use euid_fuzz::reached;
-use euid_operator::optout::{OptOutError, OptOutRecord, OptOutStore};
+use euid_fuzz::{in_memory_operator, reached, DiscardOptOuts};
 use euid_operator::server::now_ms;
-use euid_operator::DataDir;
 use euid_operator::KEYPAIRS_FILE;
-use euid_operator::{
-    handle, init_data_dir, ApiRequest, ApiResponse, Endpoint, InitOptions, Operator, OperatorConfig,
-};
+use euid_operator::{handle, ApiRequest, ApiResponse, Endpoint, Operator, OperatorConfig};
+use euid_test_support::SUFFICIENT_TCF;
 use libfuzzer_sys::fuzz_target;
 
 /// The WebCrypto vector's server keypair (also in `cstg_request`), so seeds made from that
@@ -38,32 +35,6 @@ const CSTG_PUBLIC: &str = "EUID-X-L-MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEeHLpW9mM
 const CSTG_PRIVATE: &str = "EUID-Y-L-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg7GVtmZngoX5I7kFmiS50WbzXi3DXJjHfNVvNmgl9PJmhRANCAAR4culb2YxSXnsmZURq/OWf1fbcxb6XUKf4grcF1YfDwNP92PYJALSGXIq1RR/zRj0r7Bz3KiLqpSNh6JU5z4vr";
 
 const NONCE: [u8; 8] = [7; 8];
-
-/// Accepts every opt-out and remembers none: logout can run millions of times without
-/// growing a database. An advertising id whose first byte is zero counts as opted out, so
-/// `optout/status` reaches its answer path (test identities do that for the others).
-struct DiscardOptOuts;
-
-impl OptOutStore for DiscardOptOuts {
-    fn record(&self, _record: &OptOutRecord) -> Result<(), OptOutError> {
-        Ok(())
-    }
-    fn opted_out_since(&self, _first_level_hash: &[u8; 32]) -> Result<Option<i64>, OptOutError> {
-        Ok(None)
-    }
-    fn advertising_id_opted_out_since(
-        &self,
-        advertising_id: &[u8],
-    ) -> Result<Option<i64>, OptOutError> {
-        Ok((advertising_id.first() == Some(&0)).then_some(1_700_000_000_000))
-    }
-    fn available(&self) -> Result<(), OptOutError> {
-        Ok(())
-    }
-    fn len(&self) -> usize {
-        0
-    }
-}
 
 struct Fixture {
     operator: Operator,
@@ -77,41 +48,28 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("euid-fuzz-operator-{}", std::process::id()));
-        let options = InitOptions {
-            salt_bucket_count: 64,
-            ..InitOptions::default()
-        };
-        let demo = init_data_dir(&dir, &options)
-            .expect("init")
-            .demo_client
-            .expect("demo client");
-        let keypairs = format!(
-            r#"[{{"subscription_id":"WebCrypto1","public_key":"{CSTG_PUBLIC}","private_key":"{CSTG_PRIVATE}","site_id":{},"domain_names":["localhost"],"app_names":["com.example.app"]}}]"#,
-            demo.site_id
+        // An advertising id whose first byte is zero counts as opted out, so `optout/status`
+        // reaches its answer path (test identities do that for the others).
+        let (operator, demo) = in_memory_operator(
+            "euid-fuzz-operator",
+            OperatorConfig::default(),
+            DiscardOptOuts::zero_ids_opted_out(),
+            |dir, demo| {
+                let keypairs = format!(
+                    r#"[{{"subscription_id":"WebCrypto1","public_key":"{CSTG_PUBLIC}","private_key":"{CSTG_PRIVATE}","site_id":{},"domain_names":["localhost"],"app_names":["com.example.app"]}}]"#,
+                    demo.site_id
+                );
+                std::fs::write(dir.join(KEYPAIRS_FILE), keypairs).expect("keypairs file");
+            },
         );
-        std::fs::write(dir.join(KEYPAIRS_FILE), keypairs).expect("keypairs file");
-        let operator = Operator::load(
-            DataDir::new(&dir),
-            Arc::new(OperatorConfig::default()),
-            Arc::new(DiscardOptOuts),
-        )
-        .expect("load");
-        // Everything is in memory now.
-        let _ = std::fs::remove_dir_all(&dir);
         let auth = format!("Bearer {}", demo.api_key);
         let secret = ClientSecret::from_base64(&demo.client_secret).expect("secret");
 
         // One real token pair, minted through the generate endpoint.
         let mut rng = BatchedOsRandom::new();
         let now = now_ms();
-        let body = seal_request(
-            &secret,
-            now,
-            NONCE,
-            br#"{"email":"fuzz@example.com","tcf_consent_string":"CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA"}"#,
-            &mut rng,
-        );
+        let json = format!(r#"{{"email":"fuzz@example.com","tcf_consent_string":"{SUFFICIENT_TCF}"}}"#);
+        let body = seal_request(&secret, now, NONCE, json.as_bytes(), &mut rng);
         let request = ApiRequest {
             endpoint: Endpoint::TokenGenerate,
             authorization: Some(&auth),

@@ -1,8 +1,13 @@
-//! Shared by the fuzz targets: the golden vectors' secrets and the reach report the smoke run
-//! checks.
+//! Shared by the fuzz targets: the golden vectors' secrets, the reach report the smoke run
+//! checks, and the in-memory operator the operator targets drive.
 #![forbid(unsafe_code)]
 
-use std::sync::Mutex;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use euid_operator::optout::{OptOutError, OptOutRecord, OptOutStore};
+use euid_operator::{init_data_dir, InitOptions, Operator, OperatorConfig};
+use euid_operator::{DataDir, DemoClient};
 
 /// `testdata/tokens_and_envelopes.json` `client_secret`: the seeds of the envelope targets
 /// are sealed with it.
@@ -91,4 +96,76 @@ pub fn run_cli(args: &[&str], stdin: &[u8], secrets: &[&str]) -> CliRun {
 /// The bytes as 16 lowercase hex digits.
 pub fn hex8(bytes: [u8; 8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An opt-out store that accepts every opt-out and remembers none, so logout can run millions
+/// of times without growing a database.
+pub struct DiscardOptOuts {
+    /// Whether an advertising id whose first byte is zero counts as opted out (so
+    /// `optout/status` reaches its answer path).
+    zero_ids_opted_out: bool,
+}
+
+impl DiscardOptOuts {
+    /// Nothing is ever opted out.
+    pub fn none_opted_out() -> Self {
+        DiscardOptOuts {
+            zero_ids_opted_out: false,
+        }
+    }
+
+    /// Advertising ids whose first byte is zero count as opted out (since 2023-11-14).
+    pub fn zero_ids_opted_out() -> Self {
+        DiscardOptOuts {
+            zero_ids_opted_out: true,
+        }
+    }
+}
+
+impl OptOutStore for DiscardOptOuts {
+    fn record(&self, _record: &OptOutRecord) -> Result<(), OptOutError> {
+        Ok(())
+    }
+    fn opted_out_since(&self, _first_level_hash: &[u8; 32]) -> Result<Option<i64>, OptOutError> {
+        Ok(None)
+    }
+    fn advertising_id_opted_out_since(
+        &self,
+        advertising_id: &[u8],
+    ) -> Result<Option<i64>, OptOutError> {
+        let opted_out = self.zero_ids_opted_out && advertising_id.first() == Some(&0);
+        Ok(opted_out.then_some(1_700_000_000_000))
+    }
+    fn available(&self) -> Result<(), OptOutError> {
+        Ok(())
+    }
+    fn len(&self) -> usize {
+        0
+    }
+}
+
+/// A fresh data directory (64 salt buckets) under the temp dir, named `NAME-PID`;
+/// `prepare` may add files to it; then the operator loaded from it with `config` and
+/// `optouts`, and the directory removed (everything is in memory by then). Returns the
+/// operator and the demo client.
+pub fn in_memory_operator(
+    name: &str,
+    config: OperatorConfig,
+    optouts: DiscardOptOuts,
+    prepare: impl FnOnce(&Path, &DemoClient),
+) -> (Operator, DemoClient) {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    let options = InitOptions {
+        salt_bucket_count: 64,
+        ..InitOptions::default()
+    };
+    let demo = init_data_dir(&dir, &options)
+        .expect("init")
+        .demo_client
+        .expect("a demo client");
+    prepare(&dir, &demo);
+    let operator =
+        Operator::load(DataDir::new(&dir), Arc::new(config), Arc::new(optouts)).expect("load");
+    let _ = std::fs::remove_dir_all(&dir);
+    (operator, demo)
 }

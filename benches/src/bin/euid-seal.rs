@@ -20,9 +20,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use euid_crypto::{FastRandom, RandomSource};
 use euid_envelope::{open_response, seal_request, ClientSecret};
-
-/// The docs' sufficient TCF string: every generate passes the consent check.
-const TCF: &str = "CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA";
+// TCF: the docs' sufficient consent string, so every generate passes the consent check.
+use euid_test_support::{now_ms, SUFFICIENT_TCF as TCF};
 
 struct Args {
     demo: String,
@@ -59,12 +58,6 @@ fn parse_args() -> Result<Args, String> {
         return Err("--kind is generate or refresh".to_owned());
     }
     Ok(args)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// One sealed generate body (base64 text) for `user{n}@example.com`, and its nonce.

@@ -5,9 +5,10 @@ mod common;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use common::{euid, s, testdata};
+use common::{euid, s};
 use euid_crypto::AesGcmKey;
 use euid_envelope::{BodyEncoding, ClientSecret, SkewPolicy};
+use euid_test_support::{now_ms, testdata};
 use euid_token::{
     AdvertisingTokenFields, IdentityScope, IdentityType, Key, OperatorIdentity, RawUid,
     TokenVersion,
@@ -185,13 +186,6 @@ fn encrypt_request_refuses_what_the_operator_would_refuse() {
     // EUID_SECRET stands in for the argument.
     let run = common::euid_env(&["encrypt-request"], b"{}", &[("EUID_SECRET", &secret)]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-}
-
-fn now_ms() -> i64 {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock");
-    i64::try_from(d.as_millis()).expect("ms")
 }
 
 fn write_keys_file(dir: &std::path::Path, name: &str, content: &serde_json::Value) -> String {

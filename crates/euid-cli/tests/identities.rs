@@ -2,7 +2,8 @@
 
 mod common;
 
-use common::{euid, s, testdata};
+use common::{euid, s};
+use euid_test_support::testdata;
 
 #[test]
 fn normalize_and_hash_emails_match_the_vectors() {

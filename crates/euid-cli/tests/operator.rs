@@ -8,13 +8,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::{euid, euid_env, Run};
+use euid_operator::OperatorConfig;
+use euid_test_support::{http, testdata, TestServer, SUFFICIENT_TCF};
 
-const SUFFICIENT_TCF: &str = "CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA";
-
+/// The operator in process (euid-test-support's harness) and its demo client's credentials.
 struct Operator {
-    rt: tokio::runtime::Runtime,
-    server: Option<euid_operator::RunningServer>,
-    dir: tempfile::TempDir,
+    server: TestServer,
     url: String,
     api_key: String,
     secret: String,
@@ -22,37 +21,22 @@ struct Operator {
 
 impl Operator {
     fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let server = rt
-            .block_on(euid_operator::start(euid_operator::ServerOptions {
-                data_dir: dir.path().to_path_buf(),
-                listen: Some("127.0.0.1:0".to_owned()),
-                ..euid_operator::ServerOptions::default()
-            }))
-            .expect("operator starts");
-        let url = format!("http://{}", server.local_addr());
-        let demo = server.demo_client().cloned().expect("demo client");
+        let server = TestServer::start(OperatorConfig::default());
+        let (url, api_key, secret) = server.creds();
         Self {
-            rt,
-            server: Some(server),
-            dir,
+            server,
             url,
-            api_key: demo.api_key,
-            secret: demo.client_secret,
+            api_key,
+            secret,
         }
     }
 
     fn data_dir(&self) -> &Path {
-        self.dir.path()
+        self.server.data_dir()
     }
 
     fn data_dir_str(&self) -> &str {
-        self.dir.path().to_str().expect("UTF-8 temp path")
+        self.data_dir().to_str().expect("UTF-8 temp path")
     }
 
     /// `euid generate --demo DIR --url URL ARGS`.
@@ -66,14 +50,6 @@ impl Operator {
         ];
         all.extend_from_slice(args);
         euid(&all, b"")
-    }
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            let _ = self.rt.block_on(server.shutdown());
-        }
     }
 }
 
@@ -115,7 +91,6 @@ fn post(url: &str, api_key: Option<&str>, body: &[u8]) -> Vec<u8> {
 
 /// A minimal HTTP/1.1 POST (what curl -d @- sends: newlines stripped), for machines without curl.
 fn raw_post(url: &str, api_key: Option<&str>, body: &[u8]) -> Vec<u8> {
-    use std::io::Read;
     let rest = url.strip_prefix("http://").expect("http URL");
     let (host, path) = rest
         .split_once('/')
@@ -126,24 +101,13 @@ fn raw_post(url: &str, api_key: Option<&str>, body: &[u8]) -> Vec<u8> {
         .copied()
         .filter(|b| *b != b'\n' && *b != b'\r')
         .collect();
-    let mut stream = std::net::TcpStream::connect(host).expect("connect");
-    let mut head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    if let Some(key) = api_key {
-        head.push_str(&format!("Authorization: Bearer {key}\r\n"));
+    let auth = api_key.map(|key| format!("Bearer {key}"));
+    let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
+    if let Some(auth) = &auth {
+        headers.push(("Authorization", auth));
     }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("write");
-    stream.write_all(&body).expect("write");
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).expect("read");
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("headers");
-    response.split_off(split + 4)
+    let addr = host.parse().expect("host:port");
+    http(addr, "POST", &path, &headers, &body).body
 }
 
 /// The seed's pipeline: `echo JSON | euid encrypt-request S | curl … -d @- | euid decrypt-response S`.
@@ -209,7 +173,7 @@ fn the_seeds_pipeline_works_verbatim() {
     .assert_error(1, "nonce mismatch", &[&op.secret]);
 
     // Insufficient consent: HTTP 200, encrypted, printed like any answer.
-    let tcf = common::testdata("tcf.json");
+    let tcf = testdata("tcf.json");
     let insufficient = tcf["valid"]
         .as_array()
         .expect("cases")

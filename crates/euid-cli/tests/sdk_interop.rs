@@ -5,55 +5,19 @@
 //! Without the venv this fails, saying how to set it up. Outside CI, `EUID_SKIP_INTEROP=1`
 //! turns that into a skip with a notice; under CI (env `CI` set) nothing skips it.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn python() -> Option<PathBuf> {
-    let path = std::env::var_os("EUID_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target/interop-venv/bin/python"));
-    if path.exists() {
-        return Some(path);
-    }
-    let why = format!(
-        "the interop venv is missing at {} (run scripts/test-setup.sh)",
-        path.display()
-    );
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{why}; CI must not skip this suite"
-    );
-    assert!(
-        std::env::var_os("EUID_SKIP_INTEROP").is_some(),
-        "{why}, or set EUID_SKIP_INTEROP=1 to skip the SDK interop suite"
-    );
-    eprintln!("NOTICE: EUID_SKIP_INTEROP set, skipping the SDK interop suite: {why}");
-    None
-}
+use euid_operator::OperatorConfig;
+use euid_test_support::{http, interop_python, repo_root, TestServer};
 
 #[test]
 fn official_sdk_end_to_end() {
-    let Some(python) = python() else { return };
-    let data_dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt
-        .block_on(euid_operator::start(euid_operator::ServerOptions {
-            data_dir: data_dir.path().to_path_buf(),
-            listen: Some("127.0.0.1:0".to_owned()),
-            config: euid_operator::OperatorConfig::default(),
-            ..euid_operator::ServerOptions::default()
-        }))
-        .expect("operator starts");
-    let demo = server.demo_client().cloned().expect("demo client");
-    let base_url = format!("http://{}", server.local_addr());
+    let Some(python) = interop_python("the SDK interop suite") else {
+        return;
+    };
+    let server = TestServer::start(OperatorConfig::default());
+    let demo = &server.demo;
+    let base_url = server.url();
 
     let output = Command::new(&python)
         .arg(repo_root().join("tests/interop/sdk_e2e.py"))
@@ -92,8 +56,8 @@ fn official_sdk_end_to_end() {
     }
 
     // `euid token decrypt` reads the SDK-minted sharing token with the sharing keys.
-    let keys_file = data_dir.path().join("sharing-keys.json");
-    let sharing_keys = fetch_sharing_keys(server.local_addr(), &demo.api_key, &demo.client_secret);
+    let keys_file = server.data_dir().join("sharing-keys.json");
+    let sharing_keys = fetch_sharing_keys(server.addr, &demo.api_key, &demo.client_secret);
     std::fs::write(&keys_file, sharing_keys).unwrap();
     let token = results["sdk_minted_token"].as_str().unwrap();
     let decrypt = Command::new(env!("CARGO_BIN_EXE_euid"))
@@ -110,13 +74,11 @@ fn official_sdk_end_to_end() {
     assert_eq!(decoded["raw_uid"], results["email_raw_uid"]);
     assert_eq!(decoded["site_id"], demo.site_id);
     assert_eq!(decoded["scope"], "EUID");
-
-    rt.block_on(server.shutdown()).unwrap();
 }
 
 /// `euid encrypt-request S < /dev/null | POST /v2/key/sharing | euid decrypt-response S`.
 fn fetch_sharing_keys(addr: std::net::SocketAddr, api_key: &str, secret: &str) -> Vec<u8> {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let envelope = Command::new(env!("CARGO_BIN_EXE_euid"))
         .args(["encrypt-request", secret])
         .stdin(std::process::Stdio::null())
@@ -124,29 +86,15 @@ fn fetch_sharing_keys(addr: std::net::SocketAddr, api_key: &str, secret: &str) -
         .unwrap();
     assert!(envelope.status.success());
     let body = envelope.stdout.trim_ascii();
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .unwrap();
-    write!(
-        stream,
-        "POST /v2/key/sharing HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {api_key}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    stream.write_all(body).unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("HTTP response")
-        + 4;
-    assert!(
-        response.starts_with(b"HTTP/1.1 200"),
-        "{}",
-        String::from_utf8_lossy(&response)
+    let auth = format!("Bearer {api_key}");
+    let response = http(
+        addr,
+        "POST",
+        "/v2/key/sharing",
+        &[("Authorization", &auth)],
+        body,
     );
+    assert_eq!(response.status, 200, "{}", response.text());
     let mut decrypt = Command::new(env!("CARGO_BIN_EXE_euid"))
         .args(["decrypt-response", secret])
         .stdin(std::process::Stdio::piped())
@@ -157,7 +105,7 @@ fn fetch_sharing_keys(addr: std::net::SocketAddr, api_key: &str, secret: &str) -
         .stdin
         .take()
         .unwrap()
-        .write_all(&response[split..])
+        .write_all(&response.body)
         .unwrap();
     let out = decrypt.wait_with_output().unwrap();
     assert!(out.status.success());

@@ -2,45 +2,15 @@
 
 mod common;
 
-use common::{euid, s, testdata};
-
-/// The JSON keys `euid tcf decode` prints: a contract (issue 8).
-const TCF_KEYS: [&str; 27] = [
-    "version",
-    "created",
-    "last_updated",
-    "cmp_id",
-    "cmp_version",
-    "consent_screen",
-    "consent_language",
-    "vendor_list_version",
-    "policy_version",
-    "is_service_specific",
-    "use_non_standard_texts",
-    "special_feature_optins",
-    "purpose_consents",
-    "purpose_legitimate_interests",
-    "purpose_one_treatment",
-    "publisher_country_code",
-    "vendor_consents",
-    "vendor_legitimate_interests",
-    "publisher_restrictions",
-    "disclosed_vendors",
-    "allowed_vendors",
-    "publisher_purpose_consents",
-    "publisher_purpose_legitimate_interests",
-    "num_custom_purposes",
-    "publisher_custom_purpose_consents",
-    "publisher_custom_purpose_legitimate_interests",
-    // Not a field: keeps the array length honest if the list above changes.
-    "",
-];
+use common::{euid, s};
+use euid_tcf::TcfModel;
+use euid_test_support::testdata;
 
 #[test]
 fn tcf_decode_prints_exactly_the_contract_keys_with_the_reference_values() {
     let v = testdata("tcf.json");
-    let expected_keys: std::collections::BTreeSet<&str> =
-        TCF_KEYS.iter().copied().filter(|k| !k.is_empty()).collect();
+    // The JSON keys `euid tcf decode` prints: a contract (issue 8).
+    let expected_keys: std::collections::BTreeSet<&str> = TcfModel::JSON_KEYS.into_iter().collect();
     let cases = v["valid"].as_array().expect("cases");
     assert!(cases.len() >= 20);
     for case in cases {

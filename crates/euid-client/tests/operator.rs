@@ -1,8 +1,5 @@
 //! Every client and outcome against the real operator over HTTP on 127.0.0.1.
 
-mod common;
-
-use common::*;
 use euid_client::transport::{Retry, Transport, TransportConfig};
 use euid_client::{
     BidstreamClient, ClientError, DecryptionStatus, EnvelopeRequest, IdentityMapClient,
@@ -10,6 +7,7 @@ use euid_client::{
     TokenGenerateInput, TokenResponse, TokenVersion,
 };
 use euid_operator::OperatorConfig;
+use euid_test_support::{cstg_request, now_ms, TestServer, INSUFFICIENT_TCF, SUFFICIENT_TCF};
 
 fn publisher(server: &TestServer) -> PublisherClient {
     let (url, key, secret) = server.creds();
@@ -322,15 +320,11 @@ fn background_refresh_fetches_at_once_and_stops_on_drop() {
 /// A client-side generated token for `email`, made as the browser SDK makes it from `origin`.
 fn client_side_token(server: &TestServer, email: &str, origin: &str) -> String {
     let hash = euid_normalize::hash_email(email).unwrap().to_base64();
-    let request = euid_cstg::ClientRequest::encode(
-        server.demo.server_public_key.as_deref().unwrap(),
-        server.demo.subscription_id.as_deref().unwrap(),
+    let request = cstg_request(
+        &server.demo,
         euid_cstg::ClientIdentity::EmailHash(&hash),
-        now_ms(),
         None,
-        &mut euid_crypto::BatchedOsRandom::new(),
-    )
-    .unwrap();
+    );
     let mut response = ureq::post(format!("{}/v2/token/client-generate", server.url()))
         .header("Origin", origin)
         .header("Content-Type", "text/plain;charset=UTF-8")

@@ -11,6 +11,7 @@ use base64::Engine as _;
 use euid_client::transport::{TransportConfig, TransportError};
 use euid_client::{BidstreamClient, ClientError, PublisherClient, TokenGenerateInput};
 use euid_envelope::{open_request, seal_response, BodyEncoding, ClientSecret, SkewPolicy};
+use euid_test_support::now_ms;
 
 const SECRET_BYTES: [u8; 32] = [7; 32];
 const API_KEY: &str = "test-api-key";
@@ -190,13 +191,6 @@ fn read_request(stream: &mut TcpStream) -> Option<Request> {
         body.extend_from_slice(&buf[..n]);
     }
     Some((path, headers, body))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 #[test]

@@ -5,15 +5,9 @@ use euid_envelope::{
     open_request, open_response, seal_request, seal_response, BodyEncoding, ClientSecret,
     SkewPolicy,
 };
+use euid_test_support::now_ms;
 
 const SECRET: &str = "ioG0j1dtiNYgRY3xs7mP0bV8ggxE/Qv4ho+bFyMRQXs=";
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 #[test]
 fn opened_requests_and_responses_do_not_debug_their_json() {

@@ -2,9 +2,7 @@
 //! `--access-log off` or a log level above info, one in N with `sample:N`, and a refused mode
 //! is a usage error. Lines are written by the log thread; a graceful stop writes them all.
 
-mod common;
-
-use common::*;
+use euid_test_support::{http, ApiClient, SpawnedOperator};
 
 const LINE: &str = "euid_operator::access: request endpoint=";
 
@@ -13,7 +11,7 @@ const LINE: &str = "euid_operator::access: request endpoint=";
 fn access_lines(args: &[&str], envs: &[(&str, &str)]) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let op = SpawnedOperator::spawn(&data, args, envs);
+    let op = SpawnedOperator::spawn(env!("CARGO_BIN_EXE_euid-operator"), &data, args, envs);
     let demo: serde_json::Value =
         serde_json::from_slice(&std::fs::read(data.join("demo-client.json")).unwrap()).unwrap();
     let client = ApiClient::new(

@@ -1,14 +1,14 @@
 //! `POST /v2/token/client-generate` over HTTP with a request encoded like the browser SDK,
 //! the demo keypair made by the first start, and CORS for the browser endpoints.
 
-mod common;
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use common::*;
-use euid_crypto::BatchedOsRandom;
 use euid_cstg::{ClientIdentity, ClientRequest};
 use euid_operator::OperatorConfig;
+use euid_test_support::{
+    assert_token_body, cstg_request, now_ms, read_key_store, refresh_body, ApiClient, HttpResponse,
+    TestServer,
+};
 
 const EMAIL: &str = "cstg-user@example.com";
 const ORIGIN: &str = "http://localhost:5173";
@@ -18,20 +18,7 @@ fn cstg(
     identity: ClientIdentity<'_>,
     origin: &str,
 ) -> (ClientRequest, HttpResponse) {
-    let demo = &server.demo;
-    let request = ClientRequest::encode(
-        demo.server_public_key
-            .as_deref()
-            .expect("demo server_public_key"),
-        demo.subscription_id
-            .as_deref()
-            .expect("demo subscription_id"),
-        identity,
-        now_ms(),
-        None,
-        &mut BatchedOsRandom::new(),
-    )
-    .unwrap();
+    let request = cstg_request(&server.demo, identity, None);
     // The SDK posts a string body with XHR: text/plain, a CORS "simple" request.
     let resp = server.request(
         "POST",
@@ -89,7 +76,7 @@ fn client_side_tokens_carry_the_site_the_cstg_bit_and_the_mapped_raw_uid() {
     let body = &json["body"];
     assert_token_body(body, false);
 
-    let keys = key_store(dir.path());
+    let keys = read_key_store(dir.path());
     let token = euid_token::decode_advertising_token(
         &keys,
         body["advertising_token"].as_str().unwrap(),
@@ -218,17 +205,8 @@ fn browser_endpoints_answer_preflights_and_others_do_not_get_cors() {
 
 /// Posts a CSTG request that names `app` with the given raw `Origin` headers.
 fn cstg_app(server: &TestServer, app: &str, origins: &[&str]) -> (ClientRequest, HttpResponse) {
-    let demo = &server.demo;
     let hash = email_hash(EMAIL);
-    let request = ClientRequest::encode(
-        demo.server_public_key.as_deref().unwrap(),
-        demo.subscription_id.as_deref().unwrap(),
-        ClientIdentity::EmailHash(&hash),
-        now_ms(),
-        Some(app),
-        &mut BatchedOsRandom::new(),
-    )
-    .unwrap();
+    let request = cstg_request(&server.demo, ClientIdentity::EmailHash(&hash), Some(app));
     let headers: Vec<(&str, &str)> = origins.iter().map(|o| ("Origin", *o)).collect();
     let resp = server.request(
         "POST",

@@ -4,8 +4,6 @@
 //! a planted symlink. The real binary where the process matters, real files throughout.
 #![cfg(unix)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
@@ -13,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{http, TestServer};
 use euid_operator::DataDir;
 use euid_operator::{InitOptions, OperatorConfig, ServerOptions};
+use euid_test_support::{http, TestServer};
 
 /// Every entry under `root`: kind, mode and content (symlinks by target), for a
 /// byte-for-byte comparison.

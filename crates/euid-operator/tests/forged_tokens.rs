@@ -5,14 +5,14 @@
 //! with a 400 and no token; the same forgery under the real refresh key (read from the data
 //! directory, which no endpoint hands out) is the control that shows the forgery is sound.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::*;
 use euid_crypto::AesGcmKey;
 use euid_operator::clients::Role;
+use euid_test_support::{
+    add_client, fast_reload, http, now_ms, read_key_store, ApiClient, TestServer,
+};
 use euid_token::{
     mint_refresh_token, seal_refresh_envelope, IdentityScope, IdentityType, Key, KeyStore,
     OperatorIdentity, RefreshToken, MASTER_KEYSET_ID, REFRESH_KEYSET_ID,
@@ -91,7 +91,7 @@ fn keys_handed_to_partners_cannot_forge_refresh_tokens() {
     ] {
         handed_out.extend(published_keys(&client.call(path, "")));
     }
-    let store = key_store(dir.path());
+    let store = read_key_store(dir.path());
     let kinds = |keyset: i32| {
         handed_out
             .keys()
@@ -154,7 +154,7 @@ fn key_endpoints_leave_out_keys_no_token_can_use_any_more() {
     // Two extra master keys: one expired just now (tokens made with it still live), one
     // expired longer ago than any token can live (identity lifetime 259,200 s or sharing
     // lifetime 2,592,000 s, plus 1,800 s of skew).
-    let store = key_store(dir.path());
+    let store = read_key_store(dir.path());
     let now_s = now_ms() / 1000;
     let secret = AesGcmKey::from_bytes([3; 32]);
     let mut keys: Vec<Key> = store.keys().cloned().collect();

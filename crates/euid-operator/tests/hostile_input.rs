@@ -3,8 +3,6 @@
 //! Every case must get its documented 4xx, never a 5xx, and the server must keep serving a
 //! good generate in between. Bounded in count: a few thousand requests in all.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -12,11 +10,14 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use common::*;
 use euid_crypto::BatchedOsRandom;
 use euid_envelope::seal_request;
 use euid_operator::clients::{new_client, ClientRecord, Role, RoleSet};
 use euid_operator::OperatorConfig;
+use euid_test_support::{
+    assert_token_body, cstg_request, now_ms, parse_response, refresh, refresh_body, ApiClient,
+    HttpResponse, TestServer, SUFFICIENT_TCF,
+};
 
 const HINT: &str = " See https://euid.eu/docs/getting-started/gs-encryption-decryption for details on the request envelope format.";
 const MISSING: &str = "Invalid body: Body is missing.";
@@ -1161,15 +1162,11 @@ fn cstg_body(server: &TestServer) -> serde_json::Map<String, serde_json::Value> 
     let hash = euid_normalize::hash_email("cstg-hostile@example.org")
         .unwrap()
         .to_base64();
-    let request = euid_cstg::ClientRequest::encode(
-        server.demo.server_public_key.as_deref().unwrap(),
-        server.demo.subscription_id.as_deref().unwrap(),
+    let request = cstg_request(
+        &server.demo,
         euid_cstg::ClientIdentity::EmailHash(&hash),
-        now_ms(),
         None,
-        &mut BatchedOsRandom::new(),
-    )
-    .unwrap();
+    );
     match serde_json::from_str(&request.body).unwrap() {
         serde_json::Value::Object(map) => map,
         other => panic!("not an object: {other}"),

@@ -1,9 +1,7 @@
 //! The HTTP shell: health, metrics, unknown routes, limits, authentication, restarts.
 
-mod common;
-
-use common::TestServer;
 use euid_operator::OperatorConfig;
+use euid_test_support::TestServer;
 
 #[test]
 fn healthcheck_metrics_and_unknown_routes() {

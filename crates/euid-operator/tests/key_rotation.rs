@@ -2,14 +2,12 @@
 //! next key ahead of time, new tokens move to the new keys, and a refresh token sealed under
 //! a refresh key that has since expired still refreshes.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use common::*;
 use euid_operator::OperatorConfig;
+use euid_test_support::{now_ms, read_key_store, refresh_body, ApiClient, TestServer};
 use euid_token::{MASTER_KEYSET_ID, REFRESH_KEYSET_ID};
 
 /// The id of the refresh key that sealed a 388-character refresh envelope.
@@ -29,14 +27,14 @@ fn short_lived_keys_rotate_and_old_refresh_tokens_still_refresh() {
     let client = ApiClient::demo(&server);
 
     // Every key the operator made lives two seconds, and a successor is already in place.
-    let store = key_store(dir.path());
+    let store = read_key_store(dir.path());
     assert!(store.keys().all(|k| k.expires - k.activates <= 2));
     assert!(store.keys_of_keyset(MASTER_KEYSET_ID).count() >= 2);
 
     let first = client.generate(r#""email":"rotation@example.org""#);
     let token = |body: &serde_json::Value| {
         euid_token::decode_advertising_token(
-            &key_store(dir.path()),
+            &read_key_store(dir.path()),
             body["advertising_token"].as_str().unwrap(),
             now_ms(),
         )
@@ -48,7 +46,7 @@ fn short_lived_keys_rotate_and_old_refresh_tokens_still_refresh() {
     // Wait until the refresh key that sealed the first token has expired.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let store = key_store(dir.path());
+        let store = read_key_store(dir.path());
         let key = store
             .key_by_id(first_refresh_key)
             .expect("old refresh key kept");
@@ -66,7 +64,7 @@ fn short_lived_keys_rotate_and_old_refresh_tokens_still_refresh() {
     let new_refresh_key = envelope_key_id(body["refresh_token"].as_str().unwrap());
     assert_ne!(new_refresh_key, first_refresh_key);
     assert_ne!(token(body).master_key_id, first_master);
-    let store = key_store(dir.path());
+    let store = read_key_store(dir.path());
     assert_eq!(
         store.key_by_id(new_refresh_key).unwrap().keyset_id,
         REFRESH_KEYSET_ID
@@ -75,7 +73,7 @@ fn short_lived_keys_rotate_and_old_refresh_tokens_still_refresh() {
     let second = client.generate(r#""email":"rotation2@example.org""#);
     let second_master = token(&second).master_key_id;
     assert_ne!(second_master, first_master);
-    let store = key_store(dir.path());
+    let store = read_key_store(dir.path());
     let master = store.key_by_id(second_master).unwrap();
     assert_eq!(master.keyset_id, MASTER_KEYSET_ID);
     assert!(master.activates > store.key_by_id(first_master).unwrap().activates);

@@ -1,17 +1,15 @@
 //! Key endpoints, identity map, roles and hot reload of clients, over real HTTP.
 
-mod common;
-
-use common::*;
 use euid_operator::clients::Role;
 use euid_operator::OperatorConfig;
+use euid_test_support::{add_client, fast_reload, now_ms, read_key_store, ApiClient, TestServer};
 
 #[test]
 fn bidstream_and_sharing_keys_have_the_sdk_shape() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start_in(dir.path(), OperatorConfig::default());
     let client = ApiClient::demo(&server);
-    let store = key_store(dir.path());
+    let store = read_key_store(dir.path());
     let refresh_key_ids: Vec<i64> = store
         .keys_of_keyset(euid_token::REFRESH_KEYSET_ID)
         .map(|k| i64::from(k.id))
@@ -122,7 +120,7 @@ fn identity_map_echoes_identifiers_and_reports_optouts() {
     assert!(by_hash["body"].get("unmapped").is_none());
     let tokens = client.generate(&format!(r#""email_hash":"{hash}""#));
     let decoded = euid_token::decode_advertising_token(
-        &key_store(dir.path()),
+        &read_key_store(dir.path()),
         tokens["advertising_token"].as_str().unwrap(),
         now_ms(),
     )

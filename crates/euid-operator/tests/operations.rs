@@ -1,18 +1,18 @@
 //! Operating the server: key rotation under traffic, restarts, kill -9 after many concurrent
 //! logouts, health.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
 use euid_operator::DemoClient;
 use euid_operator::{rotate_keys, OperatorConfig, RotateOptions};
 use euid_store::write_atomic;
+use euid_test_support::{
+    now_ms, read_key_store, refresh, refresh_body, ApiClient, TestServer, SUFFICIENT_TCF,
+};
 use euid_token::{Key, KeyStore, MASTER_KEYSET_ID};
 
 fn fast_reload() -> OperatorConfig {
@@ -86,7 +86,7 @@ fn key_rotation_under_traffic_fails_no_request() {
     wait_until("the new master key in use", || {
         let body = checker.generate(r#""email":"probe@example.org""#);
         let at = body["advertising_token"].as_str().unwrap().to_owned();
-        let store = key_store(dir.path());
+        let store = read_key_store(dir.path());
         euid_token::decode_advertising_token(&store, &at, now_ms())
             .unwrap()
             .master_key_id
@@ -205,7 +205,7 @@ fn every_acknowledged_logout_survives_kill_9() {
         serde_json::from_slice(&std::fs::read(dir.path().join("demo-client.json")).unwrap())
             .unwrap();
     let client = ApiClient::new(first.addr, &demo.api_key, &demo.client_secret);
-    let store = key_store(dir.path());
+    let store = read_key_store(dir.path());
     let leavers: Vec<Leaver> = leavers()
         .into_iter()
         .map(|(field, value)| {
@@ -334,7 +334,7 @@ fn generate_without_an_active_key_is_500_and_recovers() {
     let health = || server.request("GET", "/ops/healthcheck", &[], b"");
     let keys_path = dir.path().join("keyset_keys.json");
     let original = std::fs::read(&keys_path).unwrap();
-    let store = key_store(dir.path());
+    let store = read_key_store(dir.path());
     let expired: Vec<Key> = store
         .keys()
         .map(|k| Key::new(k.id, k.keyset_id, 1, 1, 2, k.secret().clone()))

@@ -2,17 +2,17 @@
 //! endpoint, error cases, a key rotation picked up by the reload loop, a graceful stop): its
 //! stdout and stderr together must not hold any secret, token or identity that went through it.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use common::*;
-use euid_crypto::BatchedOsRandom;
-use euid_cstg::{ClientIdentity, ClientRequest};
+use euid_cstg::ClientIdentity;
 use euid_operator::DemoClient;
 use euid_operator::{rotate_keys, RotateOptions};
+use euid_test_support::{
+    cstg_request, http, now_ms, read_key_store, refresh, refresh_body, ApiClient, SpawnedOperator,
+    SUFFICIENT_TCF,
+};
 use euid_token::MASTER_KEYSET_ID;
 
 /// Raw email as a caller sends it, and its normalized form (gmail: dots and `+tag` dropped).
@@ -106,6 +106,7 @@ fn spawn_traced(dir: &std::path::Path) -> SpawnedOperator {
     let config = dir.join("operator-config.json");
     std::fs::write(&config, br#"{"reload_interval_ms":50}"#).unwrap();
     SpawnedOperator::spawn(
+        env!("CARGO_BIN_EXE_euid-operator"),
         &dir.join("data"),
         &["--config", config.to_str().unwrap()],
         &[("RUST_LOG", "trace")],
@@ -175,7 +176,7 @@ fn a_trace_level_log_of_a_full_lifecycle_holds_no_secret() {
             &format!(r#"{{"token":"{token}",{input}}}"#),
         );
         assert_eq!(valid["status"], "success", "{valid}");
-        let store = key_store(&data);
+        let store = read_key_store(&data);
         let raw_uid = euid_token::decode_advertising_token(&store, token, now_ms())
             .unwrap()
             .raw_uid
@@ -221,15 +222,7 @@ fn a_trace_level_log_of_a_full_lifecycle_holds_no_secret() {
 
     // Client-side generation, as the browser SDK sends it.
     let cstg_hash = euid_normalize::hash_email(CSTG_EMAIL).unwrap().to_base64();
-    let request = ClientRequest::encode(
-        demo.server_public_key.as_deref().unwrap(),
-        demo.subscription_id.as_deref().unwrap(),
-        ClientIdentity::EmailHash(&cstg_hash),
-        now_ms(),
-        None,
-        &mut BatchedOsRandom::new(),
-    )
-    .unwrap();
+    let request = cstg_request(&demo, ClientIdentity::EmailHash(&cstg_hash), None);
     let resp = http(
         operator.addr,
         "POST",
@@ -314,7 +307,7 @@ fn a_trace_level_log_of_a_full_lifecycle_holds_no_secret() {
     let after = loop {
         let body = client.generate(&format!(r#""email":"{}""#, EMAIL.0));
         let decoded = euid_token::decode_advertising_token(
-            &key_store(&data),
+            &read_key_store(&data),
             body["advertising_token"].as_str().unwrap(),
             now_ms(),
         )

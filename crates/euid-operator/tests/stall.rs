@@ -3,22 +3,22 @@
 //! backoff and reported without paths, opt-outs that fail closed, and `Authorization`
 //! values refused before any hashing. All over real HTTP against the real server.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
-use euid_crypto::BatchedOsRandom;
 use euid_operator::endpoints::MAX_IDENTITY_MAP_ITEMS;
 use euid_operator::optout::{OptOutError, OptOutRecord, OptOutStore, SqliteOptOutStore};
 use euid_operator::ApiError;
 use euid_operator::DataDir;
 use euid_operator::{init_data_dir, InitOptions, Operator, OperatorConfig};
 use euid_store::write_atomic;
+use euid_test_support::{
+    cstg_request, http, now_ms, parse_response, refresh, ApiClient, HttpResponse, TestServer,
+    SUFFICIENT_TCF,
+};
 
 fn fast_reload() -> OperatorConfig {
     OperatorConfig::from_json(br#"{"reload_interval_ms":50}"#).unwrap()
@@ -460,15 +460,7 @@ fn unreadable_opt_outs_fail_closed() {
     let hash = euid_normalize::hash_email("someone@example.com")
         .unwrap()
         .to_base64();
-    let request = euid_cstg::ClientRequest::encode(
-        demo.server_public_key.as_deref().unwrap(),
-        demo.subscription_id.as_deref().unwrap(),
-        euid_cstg::ClientIdentity::EmailHash(&hash),
-        now_ms(),
-        None,
-        &mut BatchedOsRandom::new(),
-    )
-    .unwrap();
+    let request = cstg_request(&demo, euid_cstg::ClientIdentity::EmailHash(&hash), None);
     let resp = http(
         server.addr,
         "POST",

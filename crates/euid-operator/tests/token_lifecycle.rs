@@ -1,11 +1,12 @@
 //! Generate, refresh, validate, logout and the test identities, over real HTTP.
 
-mod common;
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use common::*;
 use euid_operator::OperatorConfig;
+use euid_test_support::{
+    assert_token_body, now_ms, read_key_store, refresh, refresh_body, ApiClient, TestServer,
+    INSUFFICIENT_TCF, SUFFICIENT_TCF,
+};
 
 fn server() -> (tempfile::TempDir, TestServer, ApiClient) {
     let dir = tempfile::tempdir().unwrap();
@@ -24,7 +25,7 @@ fn generate_and_refresh_every_input_kind() {
         .iter()
         .map(|b| format!("{b:02X}"))
         .collect();
-    let keys = key_store(dir.path());
+    let keys = read_key_store(dir.path());
     let mut uids = Vec::new();
     for (input, phone) in [
         (r#""email":"TEst.TEST@Test.com ""#.to_owned(), false),
@@ -367,7 +368,7 @@ fn logout_then_refresh_is_optout_and_status_lists_it() {
     // Generate still issues tokens (decision 4).
     client.generate(r#""email":"leaving@example.org""#);
 
-    let keys = key_store(dir.path());
+    let keys = read_key_store(dir.path());
     let uid = euid_token::decode_advertising_token(
         &keys,
         body["advertising_token"].as_str().unwrap(),

@@ -264,6 +264,40 @@ pub struct TcfModel {
     pub publisher_custom_purpose_legitimate_interests: Vec<u8>,
 }
 
+impl TcfModel {
+    /// The JSON keys of a model serialized with the `serde` feature, in the order they are
+    /// written: the field names, one each. `euid tcf decode` prints exactly these (a contract
+    /// of the CLI); the crate's tests check the serializer writes them and nothing else.
+    pub const JSON_KEYS: [&'static str; 26] = [
+        "version",
+        "created",
+        "last_updated",
+        "cmp_id",
+        "cmp_version",
+        "consent_screen",
+        "consent_language",
+        "vendor_list_version",
+        "policy_version",
+        "is_service_specific",
+        "use_non_standard_texts",
+        "special_feature_optins",
+        "purpose_consents",
+        "purpose_legitimate_interests",
+        "purpose_one_treatment",
+        "publisher_country_code",
+        "vendor_consents",
+        "vendor_legitimate_interests",
+        "publisher_restrictions",
+        "disclosed_vendors",
+        "allowed_vendors",
+        "publisher_purpose_consents",
+        "publisher_purpose_legitimate_interests",
+        "num_custom_purposes",
+        "publisher_custom_purpose_consents",
+        "publisher_custom_purpose_legitimate_interests",
+    ];
+}
+
 impl Default for TcfModel {
     /// A version-2 model with every field zero or empty, letters `AA`, and no optional segments.
     fn default() -> Self {

@@ -10,34 +10,12 @@
 //! (at least 1).
 
 use euid_tcf::{encode, ConsentPolicy, ConsentVerdict, TcString, TcfModel, VendorSet};
+use euid_test_support::iab_tcf_js_dir;
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::process::Command;
 
 const DEFAULT_SEED: u32 = 20_260_705;
 const DEFAULT_COUNT: usize = 1000;
-
-fn js_dir() -> PathBuf {
-    std::env::var_os("EUID_TEST_JS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/js"))
-}
-
-/// Fails, unless outside CI with `EUID_SKIP_INTEROP` set: then explains and skips.
-fn unavailable(why: &str) {
-    let fix = "Run scripts/test-setup.sh (npm ci in tests/js) and make sure node is on PATH";
-    if std::env::var_os("CI").is_some() {
-        panic!("TCF differential test cannot run: {why}. {fix}; CI must not skip it.");
-    }
-    if std::env::var_os("EUID_SKIP_INTEROP").is_none() {
-        panic!(
-            "TCF differential test cannot run: {why}. {fix}, or set EUID_SKIP_INTEROP=1 to skip it."
-        );
-    }
-    eprintln!(
-        "NOTICE: EUID_SKIP_INTEROP set, skipping the TCF differential test against IAB's JS decoder: {why}"
-    );
-}
 
 fn ranges(set: &VendorSet) -> Value {
     Value::Array(
@@ -130,13 +108,9 @@ fn check_lookups(tc: &TcString<'_>, m: &TcfModel, input: &str) {
 
 #[test]
 fn agrees_with_iab_reference_decoder_on_generated_strings() {
-    let dir = js_dir();
-    if !dir.join("node_modules/@iabtechlabtcf/core").is_dir() {
-        return unavailable(&format!(
-            "{} has no node_modules/@iabtechlabtcf/core",
-            dir.display()
-        ));
-    }
+    let Some(dir) = iab_tcf_js_dir("the TCF differential test against IAB's JS decoder") else {
+        return;
+    };
     // A malformed override fails rather than silently running the default.
     let seed: u32 = std::env::var("EUID_TCF_DIFF_SEED").map_or(DEFAULT_SEED, |s| {
         s.parse()
@@ -148,16 +122,13 @@ fn agrees_with_iab_reference_decoder_on_generated_strings() {
     });
     // Zero strings would compare nothing and pass.
     assert!(count > 0, "EUID_TCF_DIFF_COUNT=0 checks nothing");
-    let output = match Command::new("node")
+    let output = Command::new("node")
         .arg("tcf_differential.mjs")
         .arg(seed.to_string())
         .arg(count.to_string())
         .current_dir(&dir)
         .output()
-    {
-        Ok(output) => output,
-        Err(e) => return unavailable(&format!("cannot run node: {e}")),
-    };
+        .expect("node runs (iab_tcf_js_dir ran it)");
     assert!(
         output.status.success(),
         "tcf_differential.mjs failed (seed {seed}): {}",

@@ -5,35 +5,6 @@
 use euid_tcf::{decode, TcfModel};
 use serde_json::{json, Value};
 
-const KEYS: [&str; 26] = [
-    "version",
-    "created",
-    "last_updated",
-    "cmp_id",
-    "cmp_version",
-    "consent_screen",
-    "consent_language",
-    "vendor_list_version",
-    "policy_version",
-    "is_service_specific",
-    "use_non_standard_texts",
-    "special_feature_optins",
-    "purpose_consents",
-    "purpose_legitimate_interests",
-    "purpose_one_treatment",
-    "publisher_country_code",
-    "vendor_consents",
-    "vendor_legitimate_interests",
-    "publisher_restrictions",
-    "disclosed_vendors",
-    "allowed_vendors",
-    "publisher_purpose_consents",
-    "publisher_purpose_legitimate_interests",
-    "num_custom_purposes",
-    "publisher_custom_purpose_consents",
-    "publisher_custom_purpose_legitimate_interests",
-];
-
 #[test]
 fn docs_string_serializes_with_exactly_the_agreed_keys() {
     let model =
@@ -42,7 +13,7 @@ fn docs_string_serializes_with_exactly_the_agreed_keys() {
     let object = value.as_object().expect("object");
     let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
     keys.sort_unstable();
-    let mut expected = KEYS.to_vec();
+    let mut expected = TcfModel::JSON_KEYS.to_vec();
     expected.sort_unstable();
     assert_eq!(keys, expected);
     assert_eq!(
@@ -78,6 +49,19 @@ fn docs_string_serializes_with_exactly_the_agreed_keys() {
     );
     let back: TcfModel = serde_json::from_value(value).expect("deserialize");
     assert_eq!(back, model);
+}
+
+#[test]
+fn json_keys_are_the_fields_in_the_order_they_are_written() {
+    let text = serde_json::to_string(&TcfModel::default()).expect("serialize");
+    let mut at = 0;
+    for key in TcfModel::JSON_KEYS {
+        let needle = format!("\"{key}\":");
+        let found = text[at..]
+            .find(&needle)
+            .unwrap_or_else(|| panic!("{key} is not written after byte {at}: {text}"));
+        at += found + needle.len();
+    }
 }
 
 #[test]

@@ -1,11 +1,9 @@
 //! `TokenGenerator`: generate, refresh, the refresh envelope and their error texts.
 
-mod common;
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use common::{key_store, salt_store, CountingRandom, SITE};
 use euid_crypto::{AesGcmKey, BatchedOsRandom, RandomSource};
+use euid_test_support::{key_store, salt_store, CountingRandom, SITE};
 use euid_token::*;
 
 const NOW: i64 = 1_700_000_000_000;

@@ -1,12 +1,10 @@
 //! Properties: round trips for any identity, site, time and key set; bit flips fail;
 //! rotation keeps old tokens decodable while their keys are in the store.
 
-mod common;
-
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use common::CountingRandom;
 use euid_crypto::AesGcmKey;
+use euid_test_support::{keyset, CountingRandom};
 use euid_token::*;
 use proptest::prelude::*;
 
@@ -16,10 +14,10 @@ const YEAR_S: i64 = 365 * 86_400;
 /// secrets; keys activate at `activates_s` and live for a year.
 fn store(ids: [i32; 4], secrets: [[u8; 32]; 4], site: i32, activates_s: i64) -> KeyStore {
     let keysets = vec![
-        common::keyset(MASTER_KEYSET_ID, -1),
-        common::keyset(REFRESH_KEYSET_ID, -2),
-        common::keyset(FALLBACK_PUBLISHER_KEYSET_ID, 2),
-        common::keyset(1000, site),
+        keyset(MASTER_KEYSET_ID, -1),
+        keyset(REFRESH_KEYSET_ID, -2),
+        keyset(FALLBACK_PUBLISHER_KEYSET_ID, 2),
+        keyset(1000, site),
     ];
     let keyset_of = [
         MASTER_KEYSET_ID,

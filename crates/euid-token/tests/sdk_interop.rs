@@ -7,46 +7,23 @@
 //! Without the interop venv these tests fail; outside CI, `EUID_SKIP_INTEROP=1` makes them
 //! skip with a notice instead.
 
-mod common;
-
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{key_store, salt_store, SITE, SITE_KEYSET};
 use euid_crypto::BatchedOsRandom;
+use euid_test_support::{
+    interop_python, key_store, now_ms, repo_root, salt_store, SITE, SITE_KEYSET,
+};
 use euid_token::*;
 use serde_json::{json, Value};
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+/// The interop Python; `None` when the suite is skipped.
+fn python() -> Option<std::path::PathBuf> {
+    interop_python("the SDK token interop tests")
 }
 
-/// The interop Python. Without it: a failure, or outside CI with `EUID_SKIP_INTEROP` set,
-/// `None` after a notice.
-fn python() -> Option<PathBuf> {
-    let path = std::env::var_os("EUID_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target/interop-venv/bin/python"));
-    if path.exists() {
-        return Some(path);
-    }
-    let why = format!(
-        "SDK interop Python not found at {} (run scripts/test-setup.sh)",
-        path.display()
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{why}; CI must not skip SDK interop");
-    }
-    if std::env::var_os("EUID_SKIP_INTEROP").is_none() {
-        panic!("{why}, or set EUID_SKIP_INTEROP=1 to skip SDK interop");
-    }
-    eprintln!("NOTICE: EUID_SKIP_INTEROP set, skipping SDK interop: {why}");
-    None
-}
-
-fn sdk(python: &PathBuf, command: &str, request: &Value) -> Value {
+fn sdk(python: &Path, command: &str, request: &Value) -> Value {
     let script = repo_root().join("tests/interop/sdk_token.py");
     let mut child = Command::new(python)
         .arg(&script)
@@ -69,13 +46,6 @@ fn sdk(python: &PathBuf, command: &str, request: &Value) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 /// A `/v2/key/sharing`-shaped body for site `SITE`: master and site keys (never the refresh

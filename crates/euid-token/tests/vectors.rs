@@ -1,9 +1,8 @@
 //! The shared token vectors (`testdata/tokens_and_envelopes.json`).
 
-mod common;
-
 use base64::Engine as _;
 use euid_crypto::AesGcmKey;
+use euid_test_support::{keyset, testdata};
 use euid_token::{
     decode_advertising_token, mint_advertising_token, AdvertisingTokenFields, IdentityScope,
     IdentityType, Key, KeyStore, Keyset, OperatorIdentity, RawUid, TokenVersion,
@@ -20,9 +19,9 @@ fn hex12(s: &str) -> [u8; 12] {
 /// Key 164 in the master keyset, key 165 in keyset 99 of site 9000 (as the SDK tests use them).
 fn vector_keys(v: &serde_json::Value) -> KeyStore {
     let secret = |id: &str| AesGcmKey::from_base64(v["keys"][id].as_str().unwrap()).unwrap();
-    let mut site = common::keyset(99, 9000);
+    let mut site = keyset(99, 9000);
     site.name = "site 9000".into();
-    let sets: Vec<Keyset> = vec![common::keyset(-1, -1), site];
+    let sets: Vec<Keyset> = vec![keyset(-1, -1), site];
     KeyStore::new(
         sets,
         vec![
@@ -49,7 +48,7 @@ fn vector_keys(v: &serde_json::Value) -> KeyStore {
 
 #[test]
 fn sdk_cross_platform_token_decodes() {
-    let v = common::testdata("tokens_and_envelopes.json");
+    let v = testdata("tokens_and_envelopes.json");
     let keys = vector_keys(&v);
     let t = &v["advertising_tokens"][0];
     let now = 1_672_534_861_000; // 2023-01-01T01:01:01Z, when it was generated
@@ -94,7 +93,7 @@ fn sdk_cross_platform_token_decodes() {
 
 #[test]
 fn golden_euid_token_is_reproduced_byte_for_byte() {
-    let v = common::testdata("tokens_and_envelopes.json");
+    let v = testdata("tokens_and_envelopes.json");
     let keys = vector_keys(&v);
     let t = &v["advertising_tokens"][1];
     let i = &t["inputs"];

@@ -2,7 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 /// The outcome of one `euid` run.
@@ -88,15 +88,6 @@ pub fn euid_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
         stdout: String::from_utf8(out.stdout).expect("stdout UTF-8"),
         stderr: String::from_utf8(out.stderr).expect("stderr UTF-8"),
     }
-}
-
-/// The workspace's `testdata/FILE`, parsed.
-pub fn testdata(file: &str) -> serde_json::Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).expect("testdata JSON")
 }
 
 /// A string field of a JSON value.

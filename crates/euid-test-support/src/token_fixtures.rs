@@ -1,16 +1,10 @@
-//! Fixtures shared by the integration tests.
-#![allow(dead_code, unreachable_pub)]
+//! Key and salt fixtures for euid-token: a small key store with the four kinds of keyset, and
+//! a salt table of any size.
 
 use euid_crypto::{AesGcmKey, RandomSource};
 use euid_token::{Key, KeyStore, Keyset, SaltBucket, SaltStore};
 
-/// Loads `testdata/<name>` from the repository root.
-pub fn testdata(name: &str) -> serde_json::Value {
-    let path = format!("{}/../../testdata/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap()
-}
-
+/// An enabled default keyset named after its id, created 2020-09-13.
 pub fn keyset(keyset_id: i32, site_id: i32) -> Keyset {
     Keyset {
         keyset_id,
@@ -39,7 +33,9 @@ pub fn key(id: i32, keyset_id: i32, activates: i64) -> Key {
     )
 }
 
+/// The site that has a keyset of its own in [`key_store`].
 pub const SITE: i32 = 1234;
+/// [`SITE`]'s keyset in [`key_store`].
 pub const SITE_KEYSET: i32 = 77;
 
 /// Master (−1), refresh (−2), fallback publisher (2) and site 1234 (keyset 77) keys, all
@@ -78,7 +74,10 @@ pub fn salt_store(buckets: usize) -> SaltStore {
 }
 
 /// Deterministic randomness: a counter (tests only).
-pub struct CountingRandom(pub u8);
+pub struct CountingRandom(
+    /// The next byte it gives.
+    pub u8,
+);
 
 impl RandomSource for CountingRandom {
     fn fill(&mut self, dest: &mut [u8]) {
