@@ -20,7 +20,8 @@ pub use decrypt::{
     EncryptionError,
 };
 pub use envelope::{
-    open_refresh, open_refresh_json, refresh_request_body, EnvelopeRequest, ResponseJson, CLIENT_VERSION,
+    open_refresh, open_refresh_json, refresh_request_body, EnvelopeRequest, ResponseJson,
+    CLIENT_VERSION,
 };
 pub use error::ClientError;
 pub use identity_map::{

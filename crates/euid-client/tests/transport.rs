@@ -156,7 +156,6 @@ fn scripted_server(script: Vec<u16>) -> (String, Arc<Mutex<Vec<Seen>>>) {
     (url, seen)
 }
 
-
 #[test]
 fn key_fetch_retries_503_and_429_then_succeeds_with_the_version_header() {
     let (url, seen) = scripted_server(vec![503, 429]);

@@ -1,7 +1,8 @@
 //! The blocking transport: plain HTTP over ureq.
 
 use super::{
-    check_base_url, check_target, is_retryable, HttpResponse, Retry, TransportConfig, TransportError, MAX_BODY,
+    check_base_url, check_target, is_retryable, HttpResponse, Retry, TransportConfig,
+    TransportError, MAX_BODY,
 };
 use crate::{ClientError, CLIENT_VERSION};
 
@@ -32,7 +33,11 @@ impl Transport {
         config: TransportConfig,
     ) -> Result<Self, ClientError> {
         let base_url = check_target(base_url, api_key)?;
-        Ok(Self::build(base_url, Some(format!("Bearer {api_key}")), config))
+        Ok(Self::build(
+            base_url,
+            Some(format!("Bearer {api_key}")),
+            config,
+        ))
     }
 
     /// A transport that sends no `Authorization` header: `/v2/token/refresh` needs no API key
@@ -110,9 +115,7 @@ impl Transport {
         if let Some(auth) = &self.auth_header {
             request = request.header("Authorization", auth);
         }
-        let mut response = request
-            .send(body)
-            .map_err(|e| self.error(url, &e))?;
+        let mut response = request.send(body).map_err(|e| self.error(url, &e))?;
         let status = response.status().as_u16();
         let body = response
             .body_mut()

@@ -126,7 +126,6 @@ pub fn read_request(stream: &mut TcpStream) -> Option<Request> {
     Some((path, headers, body))
 }
 
-
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
