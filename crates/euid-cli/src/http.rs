@@ -16,10 +16,7 @@ pub(crate) fn connect(
     args: &ConnectionArgs,
 ) -> CliResult<Transport> {
     check_url(base_url)?;
-    let config = TransportConfig {
-        timeout: Duration::from_secs(args.timeout.max(1)),
-        ..TransportConfig::default()
-    };
+    let config = transport_config(args);
     let transport = match api_key {
         Some(key) => Transport::new(base_url, key, config),
         None => Transport::without_api_key(base_url, config),
@@ -28,8 +25,16 @@ pub(crate) fn connect(
     transport.map_err(|e| CliError::invalid(e.to_string()))
 }
 
+/// `--timeout` per attempt; euid-client's default retries for the calls it retries.
+pub(crate) fn transport_config(args: &ConnectionArgs) -> TransportConfig {
+    TransportConfig {
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        ..TransportConfig::default()
+    }
+}
+
 /// The URL rules, with the CLI's way out for https.
-fn check_url(base_url: &str) -> CliResult {
+pub(crate) fn check_url(base_url: &str) -> CliResult {
     let base = base_url.trim().trim_end_matches('/');
     if base.starts_with("https://") {
         return Err(CliError::invalid(
