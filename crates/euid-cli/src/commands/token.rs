@@ -126,13 +126,16 @@ fn load_keys(path: &Path) -> CliResult<KeySnapshot> {
         ))
     })?;
     let body = value.get("body").unwrap_or(&value);
-    if body.get("keys").is_none() {
+    let Some(keys) = body.get("keys") else {
         return Err(CliError::invalid(format!(
             "{shown} has no \"keys\": expected a /v2/key/bidstream or /v2/key/sharing response"
         )));
-    }
+    };
+    // Only the keys matter for decoding: the answer's other fields (scope, lifetimes,
+    // site_data) are left out, so a file is refused only for its keys.
+    let keys_only = serde_json::json!({ "keys": keys });
     // KeysError's messages never quote a secret.
-    KeySnapshot::from_body(body).map_err(|e| match e {
+    KeySnapshot::from_body(&keys_only).map_err(|e| match e {
         ClientError::Keys(KeysError::BadSecret { key_id }) => CliError::invalid(format!(
             "{shown}: key {key_id} has a secret that is not base64 of 32 bytes"
         )),
