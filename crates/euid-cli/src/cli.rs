@@ -48,6 +48,12 @@ pub(crate) enum Command {
     )]
     Refresh(RefreshArgs),
 
+    /// Map a list of emails, phones or hashes to raw EUIDs with POST /v3/identity/map; write CSV.
+    #[command(
+        after_help = "Examples:\n  euid map --demo euid-data --input crm.txt --output mapped.csv\n  euid map --demo euid-data --input crm.csv --column phone --type phone\n  EUID_URL=... EUID_API_KEY=... EUID_SECRET=... euid map --input hashes.txt --type email_hash\n\nThe output has the header input,raw_uid,previous_raw_uid,refresh_from,unmapped_reason and one row per non-blank input line, in input order; refresh_from is Unix seconds. A line that is not a valid identity of --type is answered 'invalid identifier' without being sent. With --input -, stdin is read. A progress bar is drawn on stderr when it is a terminal."
+    )]
+    Map(MapArgs),
+
     /// Normalize an email or phone number and print the normalized form and its base64 SHA-256 hash.
     #[command(
         after_help = "Examples:\n  euid normalize email ' Jane.Doe+news@Gmail.com'\n  euid normalize phone +12345678901"
@@ -155,6 +161,39 @@ pub(crate) struct GenerateArgs {
     /// The TCF consent string sent as `tcf_consent_string`.
     #[arg(long, value_name = "STRING", default_value = DOCS_TCF_STRING)]
     pub(crate) tcf: String,
+}
+
+/// What the lines of `euid map --input` hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum MapType {
+    /// Email addresses (normalized and hashed before sending).
+    Email,
+    /// Phone numbers in E.164 form (hashed before sending).
+    Phone,
+    /// Base64 SHA-256 hashes of normalized emails.
+    #[value(name = "email_hash")]
+    EmailHash,
+    /// Base64 SHA-256 hashes of normalized phone numbers.
+    #[value(name = "phone_hash")]
+    PhoneHash,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MapArgs {
+    #[command(flatten)]
+    pub(crate) connection: ConnectionArgs,
+    /// The list: one identity per line, or a CSV file with --column (`-` reads stdin).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) input: PathBuf,
+    /// Where to write the CSV [default: stdout].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// What each identity is.
+    #[arg(long = "type", value_name = "TYPE", value_enum, default_value_t = MapType::Email)]
+    pub(crate) kind: MapType,
+    /// Read --input as CSV with a header line and map this column.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) column: Option<String>,
 }
 
 #[derive(Args)]

@@ -12,6 +12,8 @@ pub(crate) const EXIT_INVALID: u8 = 2;
 pub(crate) struct CliError {
     code: u8,
     message: String,
+    /// stdout was closed by its reader (`| head`): stop quietly.
+    broken_pipe: bool,
 }
 
 impl CliError {
@@ -20,6 +22,7 @@ impl CliError {
         Self {
             code: EXIT_INVALID,
             message: message.into(),
+            broken_pipe: false,
         }
     }
 
@@ -28,7 +31,29 @@ impl CliError {
         Self {
             code: EXIT_FAILED,
             message: message.into(),
+            broken_pipe: false,
         }
+    }
+
+    /// The output's reader went away; not worth reporting.
+    pub(crate) fn broken_pipe() -> Self {
+        Self {
+            broken_pipe: true,
+            ..Self::failed("the output was closed")
+        }
+    }
+
+    /// Whether this is [`Self::broken_pipe`].
+    pub(crate) fn is_broken_pipe(&self) -> bool {
+        self.broken_pipe
+    }
+
+    /// The same failure, saying how many rows were written before it.
+    pub(crate) fn after_rows(mut self, rows: u64) -> Self {
+        if rows > 0 {
+            self.message = format!("{} ({rows} rows written before this)", self.message);
+        }
+        self
     }
 
     /// The process exit code.

@@ -1,23 +1,40 @@
-//! The one HTTP exchange the CLI needs: a blocking POST over plain HTTP (ureq, no TLS).
+//! The CLI's side of euid-client's blocking transport: its URL rules and error lines.
 
 use std::time::Duration;
 
+use euid_client::transport::{Transport, TransportConfig, TransportError};
+use euid_client::ClientError;
+
+use crate::cli::ConnectionArgs;
 use crate::error::{CliError, CliResult};
 
-/// An HTTP answer, whatever its status.
-#[derive(Debug)]
-pub(crate) struct HttpResponse {
-    /// The status code.
-    pub(crate) status: u16,
-    /// The body as received.
-    pub(crate) body: Vec<u8>,
+/// A transport to `base_url`, sending `Authorization: Bearer KEY` when a key is given, with
+/// the `--timeout` of `args` per attempt.
+pub(crate) fn connect(
+    base_url: &str,
+    api_key: Option<&str>,
+    args: &ConnectionArgs,
+) -> CliResult<Transport> {
+    check_url(base_url)?;
+    let config = transport_config(args);
+    let transport = match api_key {
+        Some(key) => Transport::new(base_url, key, config),
+        None => Transport::without_api_key(base_url, config),
+    };
+    // ClientError::ApiKey's text never holds the key.
+    transport.map_err(|e| CliError::invalid(e.to_string()))
 }
 
-/// The largest response body accepted.
-const MAX_BODY: u64 = 16 * 1024 * 1024;
+/// `--timeout` per attempt; euid-client's default retries for the calls it retries.
+pub(crate) fn transport_config(args: &ConnectionArgs) -> TransportConfig {
+    TransportConfig {
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        ..TransportConfig::default()
+    }
+}
 
-/// Joins the base URL and an endpoint path, refusing what this build cannot reach.
-pub(crate) fn endpoint(base_url: &str, path: &str) -> CliResult<String> {
+/// The URL rules, with the CLI's way out for https.
+pub(crate) fn check_url(base_url: &str) -> CliResult {
     let base = base_url.trim().trim_end_matches('/');
     if base.starts_with("https://") {
         return Err(CliError::invalid(
@@ -29,50 +46,31 @@ pub(crate) fn endpoint(base_url: &str, path: &str) -> CliResult<String> {
             "the URL must start with http:// and name a host",
         ));
     }
-    Ok(format!("{base}{path}"))
+    Ok(())
 }
 
-/// POSTs `body` as text to `url`, with `Authorization: Bearer KEY` when a key is given.
-pub(crate) fn post(
-    url: &str,
-    api_key: Option<&str>,
-    body: &[u8],
-    timeout: Duration,
-) -> CliResult<HttpResponse> {
-    let config = ureq::Agent::config_builder()
-        // Error answers are plain JSON the caller reports; they are not transport errors.
-        .http_status_as_error(false)
-        .timeout_global(Some(timeout))
-        .build();
-    let agent = ureq::Agent::new_with_config(config);
-    let mut request = agent.post(url).header("Content-Type", "text/plain");
-    if let Some(key) = api_key {
-        if key.is_empty() || key.chars().any(|c| c.is_control()) {
-            // Never echo the key itself.
-            return Err(CliError::invalid(
-                "the API key is empty or holds control characters",
-            ));
+/// A failed HTTP exchange: `POST URL failed: REASON`, exit 1.
+pub(crate) fn transport_error(err: &TransportError) -> CliError {
+    match err {
+        TransportError::Timeout { url, .. } => {
+            CliError::failed(format!("POST {url} failed: timed out"))
         }
-        request = request.header("Authorization", format!("Bearer {key}"));
+        TransportError::Io { url, reason } => {
+            CliError::failed(format!("POST {url} failed: {reason}"))
+        }
+        other => CliError::failed(other.to_string()),
     }
-    let mut response = request.send(body).map_err(|e| transport_error(url, &e))?;
-    let status = response.status().as_u16();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_BODY)
-        .read_to_vec()
-        .map_err(|e| transport_error(url, &e))?;
-    Ok(HttpResponse { status, body })
 }
 
-fn transport_error(url: &str, err: &ureq::Error) -> CliError {
-    let reason = match err {
-        ureq::Error::Io(io) => io.to_string(),
-        ureq::Error::Timeout(_) => "timed out".to_owned(),
-        ureq::Error::HostNotFound => "host not found".to_owned(),
-        ureq::Error::BodyExceedsLimit(_) => "the response is larger than 16 MiB".to_owned(),
-        other => other.to_string(),
-    };
-    CliError::failed(format!("POST {url} failed: {reason}"))
+/// An answer that did not open: the operator's error answer (non-200, plain JSON) as
+/// `the operator answered HTTP N: BODY`, or `WHAT: WHY` for an envelope that did not open.
+pub(crate) fn answer_error(err: ClientError, what: &str) -> CliError {
+    match err {
+        ClientError::HttpStatus { status, body } => {
+            let body = crate::io_util::excerpt(body.as_bytes().trim_ascii());
+            CliError::failed(format!("the operator answered HTTP {status}: {body}"))
+        }
+        ClientError::Envelope(e) => CliError::failed(format!("{what}: {e}")),
+        other => CliError::failed(other.to_string()),
+    }
 }

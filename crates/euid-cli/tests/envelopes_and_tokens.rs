@@ -414,3 +414,34 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
+
+#[test]
+fn token_decrypt_reads_only_the_keys_of_a_key_file() {
+    // Fields besides "keys" are not what decoding needs: odd values there do not make the
+    // file unreadable (as before the CLI read key files through euid-client).
+    let v = vectors();
+    let dir = temp_dir("token-keys-only");
+    let mut body = golden_keys_body(&v);
+    body["token_expiry_seconds"] = "soon".into();
+    body["caller_site_id"] = "not a number".into();
+    body["site_data"] = serde_json::json!({"oops": true});
+    let keys = write_keys_file(
+        &dir,
+        "odd.json",
+        &serde_json::json!({"status": "success", "body": body}),
+    );
+    let token = s(&v["advertising_tokens"][1], "token");
+    let run = euid(
+        &[
+            "token",
+            "decrypt",
+            token,
+            "--keys",
+            &keys,
+            "--ignore-expiry",
+        ],
+        b"",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.json()["raw_uid"].is_string());
+}

@@ -5,12 +5,13 @@ mod common;
 
 use common::euid_env;
 
-const COMMANDS: [&[&str]; 14] = [
+const COMMANDS: [&[&str]; 15] = [
     &[],
     &["encrypt-request"],
     &["decrypt-response"],
     &["generate"],
     &["refresh"],
+    &["map"],
     &["normalize"],
     &["hash"],
     &["tcf"],
@@ -53,6 +54,7 @@ fn usage_errors_are_one_line() {
         &["normalize", "fax", "123"],
         &["tcf", "check", "x", "--vendor", "70000"],
         &["token", "decrypt", "x"],
+        &["map", "--input", "x", "--type", "fax"],
     ] {
         euid_env(args, b"", &[]).assert_error(2, "see 'euid --help'", &[]);
     }

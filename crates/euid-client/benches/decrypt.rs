@@ -1,4 +1,8 @@
 //! Bidstream decryption of a v4 token: what a bidder pays per bid request.
+//!
+//! With `EUID_BENCH_TOKEN` set, that token is decrypted instead of one minted here:
+//! `scripts/bench-decrypt-vs-python.sh` passes the token the Python SDK minted with the same
+//! keys, so both SDKs decrypt the same bytes.
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -18,14 +22,19 @@ fn bench(c: &mut Criterion) {
     .expect("keys");
     let now = 1_700_000_000_000;
     let mut rng = euid_crypto::BatchedOsRandom::new();
-    let token = encrypt_raw_uid(
+    let raw_uid = "EKCoNGWPYng/whjBIwANJHKvvGlGyzARtDIAk95FlJyb";
+    let token = match std::env::var("EUID_BENCH_TOKEN") {
+        Ok(token) => token,
+        Err(_) => encrypt_raw_uid(Some(&keys), raw_uid, None, now, &mut rng).expect("token"),
+    };
+    let check = decrypt_token(
         Some(&keys),
-        "EKCoNGWPYng/whjBIwANJHKvvGlGyzARtDIAk95FlJyb",
-        None,
+        &token,
+        Some("example.com"),
+        ClientType::Bidstream,
         now,
-        &mut rng,
-    )
-    .expect("token");
+    );
+    assert_eq!(check.uid.as_deref(), Some(raw_uid), "{:?}", check.status);
     c.bench_function("bidstream_decrypt_v4", |b| {
         b.iter(|| {
             decrypt_token(

@@ -89,9 +89,19 @@ impl EnvelopeRequest {
         http_status: u16,
         body: &[u8],
     ) -> Result<ResponseJson, ClientError> {
+        ResponseJson::parse(&self.open_json(secret, http_status, body)?)
+    }
+
+    /// [`Self::open`] without reading the JSON: the decrypted bytes exactly as the operator
+    /// sent them, for tools that print or store the answer verbatim (the `euid` CLI).
+    pub fn open_json(
+        &self,
+        secret: &ClientSecret,
+        http_status: u16,
+        body: &[u8],
+    ) -> Result<Vec<u8>, ClientError> {
         check_status(http_status, body)?;
-        let opened = open_response(secret, body, Some(self.nonce))?;
-        ResponseJson::parse(&opened.json)
+        Ok(open_response(secret, body, Some(self.nonce))?.json)
     }
 }
 
@@ -106,9 +116,18 @@ pub fn open_refresh(
     http_status: u16,
     body: &[u8],
 ) -> Result<ResponseJson, ClientError> {
+    ResponseJson::parse(&open_refresh_json(refresh_response_key, http_status, body)?)
+}
+
+/// [`open_refresh`] without reading the JSON: the decrypted bytes exactly as the operator sent
+/// them.
+pub fn open_refresh_json(
+    refresh_response_key: &AesGcmKey,
+    http_status: u16,
+    body: &[u8],
+) -> Result<Vec<u8>, ClientError> {
     check_status(http_status, body)?;
-    let json = open_refresh_response(refresh_response_key, body)?;
-    ResponseJson::parse(&json)
+    Ok(open_refresh_response(refresh_response_key, body)?)
 }
 
 fn check_status(http_status: u16, body: &[u8]) -> Result<(), ClientError> {
@@ -192,6 +211,8 @@ mod tests {
         };
         let out = req.open(&secret, 200, golden).unwrap();
         assert_eq!(out.status, "success");
+        let verbatim = req.open_json(&secret, 200, golden).unwrap();
+        assert_eq!(ResponseJson::parse(&verbatim).unwrap().body, out.body);
         assert_eq!(out.body["ok"], true);
         let other = EnvelopeRequest {
             nonce: [0; 8],
@@ -220,6 +241,13 @@ mod tests {
         .unwrap();
         assert_eq!(out.status, "optout");
         assert!(out.body.is_null());
+        let body = b"AAAAAAAAAAAAAAAAL7JlJFxC2z2y9Nruc8L79sE6BFp+r4zVo7h++yxukhttzew=";
+        let verbatim = open_refresh_json(&key, 200, body).unwrap();
+        assert_eq!(verbatim, br#"{"status":"optout"}"#);
+        assert!(matches!(
+            open_refresh_json(&key, 400, b"{}"),
+            Err(ClientError::HttpStatus { status: 400, .. })
+        ));
     }
 
     #[test]

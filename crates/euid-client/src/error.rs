@@ -35,7 +35,7 @@ pub enum ClientError {
     NotRefreshable,
     /// The key response is unusable.
     #[error("invalid key response: {0}")]
-    Keys(String),
+    Keys(#[from] crate::KeysError),
     /// An input to a local operation is invalid (e.g. a raw UID that is not base64 of 32 or 33 bytes).
     #[error("invalid input: {0}")]
     InvalidInput(&'static str),

@@ -40,30 +40,55 @@ impl IdentityMapV3Input {
 
     /// Adds an email (normalized and hashed here).
     pub fn with_email(mut self, email: &str) -> Result<Self, ClientError> {
-        let hash = euid_normalize::hash_email(email)?.to_base64();
-        self.items[0].push((email.to_owned(), hash));
+        self.push_email(email)?;
         Ok(self)
     }
 
     /// Adds a phone number in E.164 form (hashed here).
     pub fn with_phone(mut self, phone: &str) -> Result<Self, ClientError> {
-        let hash = euid_normalize::hash_phone(phone)?.to_base64();
-        self.items[1].push((phone.to_owned(), hash));
+        self.push_phone(phone)?;
         Ok(self)
     }
 
     /// Adds a base64 SHA-256 email hash, sent as given.
     pub fn with_hashed_email(mut self, hash: &str) -> Result<Self, ClientError> {
-        euid_normalize::parse_email_hash(hash)?;
-        self.items[0].push((hash.to_owned(), hash.to_owned()));
+        self.push_hashed_email(hash)?;
         Ok(self)
     }
 
     /// Adds a base64 SHA-256 phone hash, sent as given.
     pub fn with_hashed_phone(mut self, hash: &str) -> Result<Self, ClientError> {
+        self.push_hashed_phone(hash)?;
+        Ok(self)
+    }
+
+    /// [`Self::with_email`] in place: an invalid email is refused and the input stays as it
+    /// was, so a long list can skip bad lines without rebuilding the input.
+    pub fn push_email(&mut self, email: &str) -> Result<(), ClientError> {
+        let hash = euid_normalize::hash_email(email)?.to_base64();
+        self.items[0].push((email.to_owned(), hash));
+        Ok(())
+    }
+
+    /// [`Self::with_phone`] in place.
+    pub fn push_phone(&mut self, phone: &str) -> Result<(), ClientError> {
+        let hash = euid_normalize::hash_phone(phone)?.to_base64();
+        self.items[1].push((phone.to_owned(), hash));
+        Ok(())
+    }
+
+    /// [`Self::with_hashed_email`] in place.
+    pub fn push_hashed_email(&mut self, hash: &str) -> Result<(), ClientError> {
+        euid_normalize::parse_email_hash(hash)?;
+        self.items[0].push((hash.to_owned(), hash.to_owned()));
+        Ok(())
+    }
+
+    /// [`Self::with_hashed_phone`] in place.
+    pub fn push_hashed_phone(&mut self, hash: &str) -> Result<(), ClientError> {
         euid_normalize::parse_phone_hash(hash)?;
         self.items[1].push((hash.to_owned(), hash.to_owned()));
-        Ok(self)
+        Ok(())
     }
 
     /// How many identities the input holds.
@@ -254,6 +279,20 @@ mod tests {
         assert!(IdentityMapV3Input::new().with_email("nope").is_err());
         assert!(IdentityMapV3Input::new().with_phone("123").is_err());
         assert!(IdentityMapV3Input::new().with_hashed_email("abc").is_err());
+        // A refused push leaves the input as it was.
+        let mut pushed = IdentityMapV3Input::new();
+        pushed.push_email("User@Example.com").unwrap();
+        assert!(pushed.push_email("nope").is_err());
+        assert!(pushed.push_phone("123").is_err());
+        assert!(pushed.push_hashed_phone("abc").is_err());
+        assert_eq!(pushed.len(), 1);
+        assert_eq!(
+            pushed.to_request_json(),
+            IdentityMapV3Input::new()
+                .with_email("User@Example.com")
+                .unwrap()
+                .to_request_json()
+        );
         assert!(!format!("{:?}", input()).contains("example"));
     }
 

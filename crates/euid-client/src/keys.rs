@@ -18,6 +18,28 @@ const DEFAULT_TOKEN_EXPIRY_SECONDS: i64 = 30 * 86_400;
 /// The clock skew allowed when the answer does not say, as the SDKs.
 const DEFAULT_CLOCK_SKEW_SECONDS: i64 = 1800;
 
+/// Why a key answer's body is unusable. Messages never quote a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeysError {
+    /// A field is missing or has the wrong type: `missing field …`, or `a field has the wrong
+    /// type` (serde's other messages could quote a value).
+    #[error("{0}")]
+    Shape(String),
+    /// A key's `secret` is not base64 of 32 bytes.
+    #[error("key {key_id}: bad secret")]
+    BadSecret {
+        /// The key's `id`.
+        key_id: i32,
+    },
+    /// The keys do not form a key store (e.g. two keys share an id).
+    #[error("{0}")]
+    Store(String),
+    /// `token_expiry_seconds` is a string that is not a number.
+    #[error("token_expiry_seconds is not a number")]
+    TokenExpirySeconds,
+}
+
 /// An immutable snapshot of the keys and settings of one key answer. Share it as an `Arc`
 /// and swap it on refresh. `Debug` shows counts, never secrets.
 pub struct KeySnapshot {
@@ -108,7 +130,7 @@ impl KeySnapshot {
         // A serde message could quote a secret: keep only what kind of error it was.
         let raw = RawBody::deserialize(body).map_err(|e| {
             let msg = e.to_string();
-            ClientError::Keys(if msg.starts_with("missing field") {
+            KeysError::Shape(if msg.starts_with("missing field") {
                 msg
             } else {
                 "a field has the wrong type".to_owned()
@@ -118,7 +140,7 @@ impl KeySnapshot {
         let mut latest_expiry_s = i64::MIN;
         for k in &raw.keys {
             let secret = AesGcmKey::from_base64(&k.secret)
-                .map_err(|_| ClientError::Keys(format!("key {}: bad secret", k.id)))?;
+                .map_err(|_| KeysError::BadSecret { key_id: k.id })?;
             latest_expiry_s = latest_expiry_s.max(k.expires);
             keys.push(Key::new(
                 k.id,
@@ -129,14 +151,14 @@ impl KeySnapshot {
                 secret,
             ));
         }
-        let keys = KeyStore::new(Vec::new(), keys).map_err(|e| ClientError::Keys(e.to_string()))?;
+        let keys = KeyStore::new(Vec::new(), keys).map_err(|e| KeysError::Store(e.to_string()))?;
         let token_expiry_seconds = match raw.token_expiry_seconds {
             None => DEFAULT_TOKEN_EXPIRY_SECONDS,
             Some(NumberOrString::Number(n)) => n,
             Some(NumberOrString::String(s)) => s
                 .trim()
                 .parse()
-                .map_err(|_| ClientError::Keys("token_expiry_seconds is not a number".into()))?,
+                .map_err(|_| KeysError::TokenExpirySeconds)?,
         };
         let site_data = raw
             .site_data
@@ -260,6 +282,12 @@ mod tests {
             let v: serde_json::Value = serde_json::from_str(body).unwrap();
             let err = KeySnapshot::from_body(&v).unwrap_err();
             assert!(matches!(err, ClientError::Keys(_)), "{body}");
+            if body.contains("c2VjcmV0") {
+                assert!(matches!(
+                    err,
+                    ClientError::Keys(KeysError::BadSecret { key_id: 1 })
+                ));
+            }
             assert!(!err.to_string().contains("c2VjcmV0"), "{err}");
         }
         let v: serde_json::Value = serde_json::from_str(r#"{"keys":[]}"#).unwrap();

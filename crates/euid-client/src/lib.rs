@@ -20,7 +20,8 @@ pub use decrypt::{
     EncryptionError,
 };
 pub use envelope::{
-    open_refresh, refresh_request_body, EnvelopeRequest, ResponseJson, CLIENT_VERSION,
+    open_refresh, open_refresh_json, refresh_request_body, EnvelopeRequest, ResponseJson,
+    CLIENT_VERSION,
 };
 pub use error::ClientError;
 pub use identity_map::{
@@ -31,7 +32,7 @@ pub use identity_map_v3::{
     IdentityMapV3Input, IdentityMapV3Outcome, IdentityMapV3Result, UnmappedReason,
     MAX_IDENTITY_MAP_V3_BATCH,
 };
-pub use keys::KeySnapshot;
+pub use keys::{KeySnapshot, KeysError};
 pub use publisher::{IdentityTokens, TokenGenerateInput, TokenResponse};
 
 #[cfg(feature = "blocking")]

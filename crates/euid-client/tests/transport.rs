@@ -1,8 +1,8 @@
 //! Timeouts and retries over real sockets on 127.0.0.1: a listener that never answers, and a
 //! tiny server that answers a scripted series of statuses, sealing real envelopes for 200s.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,7 @@ use euid_client::transport::{TransportConfig, TransportError};
 use euid_client::{BidstreamClient, ClientError, PublisherClient, TokenGenerateInput};
 use euid_envelope::{open_request, seal_response, BodyEncoding, ClientSecret, SkewPolicy};
 use euid_test_support::now_ms;
+use euid_test_support::scripted_v3::{read_request, v3_server};
 
 const SECRET_BYTES: [u8; 32] = [7; 32];
 const API_KEY: &str = "test-api-key";
@@ -153,46 +154,6 @@ fn scripted_server(script: Vec<u16>) -> (String, Arc<Mutex<Vec<Seen>>>) {
     (url, seen)
 }
 
-/// (path, lower-cased headers, body).
-type Request = (String, Vec<(String, String)>, Vec<u8>);
-
-fn read_request(stream: &mut TcpStream) -> Option<Request> {
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        let n = stream.read(&mut buf).ok()?;
-        if n == 0 {
-            return None;
-        }
-        raw.extend_from_slice(&buf[..n]);
-    };
-    let head = String::from_utf8(raw[..head_end].to_vec()).ok()?;
-    let mut lines = head.split("\r\n");
-    let path = lines.next()?.split(' ').nth(1)?.to_owned();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let len: usize = headers
-        .iter()
-        .find(|(n, _)| n == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = raw[head_end + 4..].to_vec();
-    while body.len() < len {
-        let n = stream.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&buf[..n]);
-    }
-    Some((path, headers, body))
-}
-
 #[test]
 fn key_fetch_retries_503_and_429_then_succeeds_with_the_version_header() {
     let (url, seen) = scripted_server(vec![503, 429]);
@@ -251,6 +212,38 @@ fn retries_stop_after_max_retries_and_on_4xx() {
         "{err:?}"
     );
     assert_eq!(seen.lock().unwrap().len(), 1, "generate is not retried");
+}
+
+#[test]
+fn a_transport_without_api_key_sends_no_authorization() {
+    use euid_client::transport::{Retry, Transport};
+    let header = |seen: &Seen, name: &str| {
+        seen.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let (url, seen) = scripted_server(vec![400, 400]);
+    let anonymous = Transport::without_api_key(&url, fast(0, 2000)).unwrap();
+    let answer = anonymous
+        .post("/v2/token/refresh", b"token", Retry::Once)
+        .unwrap();
+    assert_eq!(answer.status, 400);
+    let keyed = Transport::new(&url, API_KEY, fast(0, 2000)).unwrap();
+    keyed
+        .post("/v2/token/refresh", b"token", Retry::Once)
+        .unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(header(&seen[0], "authorization"), None);
+    assert!(header(&seen[0], "x-uid2-client-version").is_some());
+    assert_eq!(
+        header(&seen[1], "authorization"),
+        Some(format!("Bearer {API_KEY}"))
+    );
+    assert!(matches!(
+        Transport::without_api_key("https://prod.euid.eu", TransportConfig::default()),
+        Err(ClientError::Transport(TransportError::Url(_)))
+    ));
 }
 
 // ---- The async transport (feature tokio) over the same sockets ----
@@ -331,81 +324,6 @@ use euid_client::{
     UnmappedReason,
 };
 
-/// Answers `/v3/identity/map` as documented, in raw bytes: `u` = "U" + the hash, `optout`
-/// for optout@example.com. Records each request's Content-Type and identity count.
-/// (Content-Type, identity count) per request.
-type V3Log = Arc<Mutex<Vec<(String, usize)>>>;
-
-fn v3_server() -> (String, V3Log) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        let secret = ClientSecret::from_bytes(SECRET_BYTES);
-        let optout = euid_normalize::hash_email("optout@example.com")
-            .unwrap()
-            .to_base64();
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { break };
-            let Some((path, headers, body)) = read_request(&mut stream) else {
-                continue;
-            };
-            assert_eq!(path, "/v3/identity/map");
-            let content_type = headers
-                .iter()
-                .find(|(n, _)| n == "content-type")
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default();
-            let opened = open_request(
-                &body,
-                BodyEncoding::Binary,
-                &secret,
-                now_ms(),
-                &SkewPolicy::default(),
-            )
-            .expect("the client's binary envelope opens");
-            let request: serde_json::Value = serde_json::from_slice(&opened.json).unwrap();
-            let answer = |field: &str| -> Vec<serde_json::Value> {
-                request[field]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|h| {
-                        let h = h.as_str().unwrap();
-                        if h == optout {
-                            serde_json::json!({"e": "optout"})
-                        } else {
-                            serde_json::json!({"u": format!("U{h}"), "p": null, "r": 1_700_000_000})
-                        }
-                    })
-                    .collect()
-            };
-            let (emails, phones) = (answer("email_hash"), answer("phone_hash"));
-            log.lock()
-                .unwrap()
-                .push((content_type, emails.len() + phones.len()));
-            let json = serde_json::json!({"status": "success", "body": {
-                "email": [], "phone": [], "email_hash": emails, "phone_hash": phones}});
-            let mut rng = euid_crypto::BatchedOsRandom::new();
-            let sealed = seal_response(
-                &secret,
-                now_ms(),
-                opened.nonce,
-                json.to_string().as_bytes(),
-                &mut rng,
-            );
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                sealed.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&sealed);
-        }
-    });
-    (url, seen)
-}
-
 fn v3_input() -> (IdentityMapV3Input, Vec<String>) {
     let mut input = IdentityMapV3Input::new();
     let mut emails = Vec::new();
@@ -452,7 +370,7 @@ fn check_v3(results: &[euid_client::IdentityMapV3Result], emails: &[String]) {
 
 #[test]
 fn v3_map_sends_binary_batches_of_at_most_5000_and_keeps_the_order() {
-    let (url, seen) = v3_server();
+    let (url, seen) = v3_server(SECRET_BYTES);
     let (input, emails) = v3_input();
     let client = IdentityMapClient::new(&url, API_KEY, &secret_b64()).unwrap();
     check_v3(&client.generate_identity_map_v3(input).unwrap(), &emails);
@@ -461,7 +379,7 @@ fn v3_map_sends_binary_batches_of_at_most_5000_and_keeps_the_order() {
     assert_eq!(counts, [5000, 3]);
     assert!(seen.iter().all(|(ct, _)| ct == "application/octet-stream"));
 
-    let (url, seen) = v3_server();
+    let (url, seen) = v3_server(SECRET_BYTES);
     let (input, emails) = v3_input();
     let client = AsyncIdentityMapClient::new(&url, API_KEY, &secret_b64()).unwrap();
     check_v3(

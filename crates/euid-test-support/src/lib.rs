@@ -11,6 +11,8 @@ mod api_client;
 #[cfg(feature = "operator")]
 mod http;
 #[cfg(feature = "operator")]
+pub mod scripted_v3;
+#[cfg(feature = "operator")]
 mod spawned_operator;
 #[cfg(feature = "operator")]
 mod test_server;

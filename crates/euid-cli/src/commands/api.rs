@@ -1,16 +1,19 @@
-//! `euid generate` and `euid refresh`: whole round trips against an operator.
+//! `euid generate` and `euid refresh`: whole round trips against an operator, through
+//! euid-client's transport and envelopes.
 
 use std::io::{Read, Write};
-use std::time::Duration;
 
-use crate::cli::{ConnectionArgs, GenerateArgs, RefreshArgs};
+use euid_client::transport::{HttpResponse, Retry};
+use euid_client::EnvelopeRequest;
+use euid_crypto::BatchedOsRandom;
+
+use crate::cli::{GenerateArgs, RefreshArgs};
 use crate::commands::envelope::{
-    now_ms, open_refresh_response, open_response, parse_client_secret, parse_refresh_response_key,
-    random_nonce, seal_request,
+    now_ms, parse_client_secret, parse_refresh_response_key, response_bytes,
 };
 use crate::credentials::{self, Credentials};
 use crate::error::{CliError, CliResult};
-use crate::http::{self, HttpResponse};
+use crate::http::{self, answer_error};
 use crate::io_util::{print_line, read_stdin, utf8};
 
 /// `euid generate`: encrypt the identity request, POST it, decrypt and print the answer.
@@ -30,23 +33,33 @@ pub(crate) fn generate(args: &GenerateArgs, stdout: &mut dyn Write) -> CliResult
     })?;
     let secret = parse_client_secret(&secret)?;
 
+    // The identity goes out as typed: the operator validates it and answers 400 if it must.
     let (field, value) = identity_field(args)?;
     let mut request = serde_json::Map::new();
     request.insert(field.to_owned(), value.into());
     request.insert("tcf_consent_string".to_owned(), args.tcf.clone().into());
     let json = serde_json::Value::Object(request).to_string();
 
-    let nonce = random_nonce();
-    let envelope = seal_request(&secret, now_ms(), nonce, json.as_bytes());
-    let url = http::endpoint(&url, "/v2/token/generate")?;
-    let response = http::post(
-        &url,
-        Some(&api_key),
-        envelope.as_bytes(),
-        timeout(&args.connection),
-    )?;
-    check_ok(&response)?;
-    let json = open_response(&secret, &response.body, Some(nonce))?;
+    let transport = http::connect(&url, Some(&api_key), &args.connection)?;
+    let request = EnvelopeRequest::seal(
+        &secret,
+        "/v2/token/generate",
+        json.as_bytes(),
+        now_ms(),
+        &mut BatchedOsRandom::new(),
+    );
+    // Not retried: each attempt would mint new tokens.
+    let response = transport
+        .post_as(
+            request.path,
+            &request.body,
+            request.content_type,
+            Retry::Once,
+        )
+        .map_err(|e| http::transport_error(&e))?;
+    let json = request
+        .open_json(&secret, response.status, sealed_body(&response)?)
+        .map_err(|e| answer_error(e, "cannot decrypt the response"))?;
     print_line(stdout, utf8(&json, "the decrypted response")?)?;
     Ok(0)
 }
@@ -64,17 +77,30 @@ pub(crate) fn refresh(
     let key = parse_refresh_response_key(&key)?;
     // The API key is optional for refresh; a secret is not needed at all.
     let Credentials { url, api_key, .. } = credentials::resolve(&args.connection)?;
-    let url = http::endpoint(&url, "/v2/token/refresh")?;
-    let response = http::post(
-        &url,
-        api_key.as_deref(),
-        token.as_bytes(),
-        timeout(&args.connection),
-    )?;
-    check_ok(&response)?;
-    let json = open_refresh_response(&key, &response.body)?;
+    let transport = http::connect(&url, api_key.as_deref(), &args.connection)?;
+    // Not retried: a refresh whose answer was lost may already have superseded the identity.
+    let response = transport
+        .post(
+            "/v2/token/refresh",
+            &euid_client::refresh_request_body(&token),
+            Retry::Once,
+        )
+        .map_err(|e| http::transport_error(&e))?;
+    let json = euid_client::open_refresh_json(&key, response.status, sealed_body(&response)?)
+        .map_err(|e| answer_error(e, "cannot decrypt the refresh response"))?;
     print_line(stdout, utf8(&json, "the decrypted response")?)?;
     Ok(0)
+}
+
+/// The body to open: a 200's envelope as `decrypt-response` reads it (trimmed base64 text,
+/// or raw bytes; an empty or plain-JSON body is reported). Other statuses are left whole for
+/// euid-client to report as the operator's error answer.
+fn sealed_body(response: &HttpResponse) -> CliResult<&[u8]> {
+    if response.status == 200 {
+        response_bytes(&response.body)
+    } else {
+        Ok(&response.body)
+    }
 }
 
 fn identity_field(args: &GenerateArgs) -> CliResult<(&'static str, String)> {
@@ -117,20 +143,4 @@ fn tokens_from_stdin(stdin: &mut dyn Read) -> CliResult<(String, String)> {
             )))
         }
     }
-}
-
-/// Non-200 answers are plain JSON errors, never encrypted.
-fn check_ok(response: &HttpResponse) -> CliResult {
-    if response.status == 200 {
-        return Ok(());
-    }
-    let body = crate::io_util::excerpt(response.body.trim_ascii());
-    Err(CliError::failed(format!(
-        "the operator answered HTTP {}: {body}",
-        response.status
-    )))
-}
-
-fn timeout(args: &ConnectionArgs) -> Duration {
-    Duration::from_secs(args.timeout.max(1))
 }

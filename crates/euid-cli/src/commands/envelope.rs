@@ -90,7 +90,7 @@ pub(crate) fn open_refresh_response(key: &AesGcmKey, body: &[u8]) -> CliResult<V
 /// A response body as the operator sent it: base64 text (a trailing newline is fine) or raw
 /// bytes, both of which the envelope crate opens. A plain JSON body is the operator's
 /// unencrypted error answer: report it rather than fail on base64.
-fn response_bytes(body: &[u8]) -> CliResult<&[u8]> {
+pub(crate) fn response_bytes(body: &[u8]) -> CliResult<&[u8]> {
     let text = body.trim_ascii();
     if text.is_empty() {
         return Err(CliError::failed("the response is empty"));

@@ -4,6 +4,7 @@ mod api;
 mod data_dir;
 mod envelope;
 mod identity;
+mod map;
 mod tcf;
 mod token;
 
@@ -24,6 +25,7 @@ pub(crate) fn dispatch(
         Command::DecryptResponse(args) => envelope::decrypt_response(&args, stdin, stdout),
         Command::Generate(args) => api::generate(&args, stdout),
         Command::Refresh(args) => api::refresh(&args, stdin, stdout),
+        Command::Map(args) => map::map(&args, stdin, stdout, stderr),
         Command::Normalize(args) => identity::normalize(&args, stdout),
         Command::Hash(args) => identity::hash(&args, stdout),
         Command::Tcf(TcfCommand::Decode { string }) => tcf::decode(&string, stdout),

@@ -3,8 +3,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use euid_crypto::AesGcmKey;
-use euid_token::{AdvertisingToken, IdentityType, Key, KeyStore, TokenError, TokenVersion};
+use euid_client::{ClientError, KeySnapshot, KeysError};
+use euid_token::{AdvertisingToken, IdentityType, TokenError, TokenVersion};
 
 use crate::cli::TokenDecryptArgs;
 use crate::commands::envelope::now_ms;
@@ -14,21 +14,9 @@ use crate::io_util::{print_json, read_file};
 /// Privacy bit 1: the token was generated client-side (CSTG).
 const PRIVACY_BIT_CLIENT_SIDE: u32 = 1 << 1;
 
-/// One key of a `/v2/key/bidstream` or `/v2/key/sharing` answer (times in epoch seconds).
-#[derive(serde::Deserialize)]
-struct KeyJson {
-    id: i32,
-    #[serde(default)]
-    keyset_id: Option<i32>,
-    created: i64,
-    activates: i64,
-    expires: i64,
-    secret: String,
-}
-
 /// `euid token decrypt`: every field of the advertising token as JSON.
 pub(crate) fn decrypt(args: &TokenDecryptArgs, stdout: &mut dyn Write) -> CliResult<u8> {
-    let store = load_keys(&args.keys)?;
+    let keys = load_keys(&args.keys)?;
     // The decoder fails tokens that expired before `now`; the earliest time fails none.
     let now = if args.ignore_expiry {
         i64::MIN
@@ -37,20 +25,20 @@ pub(crate) fn decrypt(args: &TokenDecryptArgs, stdout: &mut dyn Write) -> CliRes
     };
     // Key files are SDK key responses (master keyset as 9999999, bidstream keys without a
     // keyset id), so keys are found by id alone; bidders may still meet legacy v2 tokens.
-    let token =
-        euid_token::decode_advertising_token_with_legacy(&store.unscoped(), args.token.trim(), now)
-            .map_err(|e| match e {
-                TokenError::Expired { expires_ms } => CliError::failed(format!(
-                "the token expired at {expires_ms} (Unix ms); --ignore-expiry decodes it anyway"
-            )),
-                TokenError::UnknownMasterKey(_) | TokenError::UnknownSiteKey(_) => {
-                    CliError::failed(format!(
-                        "cannot decrypt the token: {e} in {}",
-                        args.keys.display()
-                    ))
-                }
-                other => CliError::failed(format!("cannot decrypt the token: {other}")),
-            })?;
+    let token = euid_token::decode_advertising_token_with_legacy(
+        &keys.key_store().unscoped(),
+        args.token.trim(),
+        now,
+    )
+    .map_err(|e| match e {
+        TokenError::Expired { expires_ms } => CliError::failed(format!(
+            "the token expired at {expires_ms} (Unix ms); --ignore-expiry decodes it anyway"
+        )),
+        TokenError::UnknownMasterKey(_) | TokenError::UnknownSiteKey(_) => CliError::failed(
+            format!("cannot decrypt the token: {e} in {}", args.keys.display()),
+        ),
+        other => CliError::failed(format!("cannot decrypt the token: {other}")),
+    })?;
     print_json(stdout, &token_json(&token))?;
     Ok(0)
 }
@@ -124,8 +112,9 @@ fn token_json(token: &AdvertisingToken) -> DecodedToken {
     }
 }
 
-/// The keys of a key response file: the whole `{"status":…,"body":{…}}` or the body alone.
-fn load_keys(path: &Path) -> CliResult<KeyStore> {
+/// The keys of a key response file: the whole `{"status":…,"body":{…}}` or the body alone,
+/// read as euid-client's key snapshot (keys are found by id alone, as the SDKs do).
+fn load_keys(path: &Path) -> CliResult<KeySnapshot> {
     let bytes = read_file(path)?;
     let shown = path.display();
     // serde's data errors can quote values (secrets here): report the position only.
@@ -137,35 +126,23 @@ fn load_keys(path: &Path) -> CliResult<KeyStore> {
         ))
     })?;
     let body = value.get("body").unwrap_or(&value);
-    let keys = body.get("keys").ok_or_else(|| {
-        CliError::invalid(format!(
+    let Some(keys) = body.get("keys") else {
+        return Err(CliError::invalid(format!(
             "{shown} has no \"keys\": expected a /v2/key/bidstream or /v2/key/sharing response"
-        ))
-    })?;
-    let keys: Vec<KeyJson> = serde_json::from_value(keys.clone()).map_err(|_| {
-        CliError::invalid(format!(
+        )));
+    };
+    // Only the keys matter for decoding: the answer's other fields (scope, lifetimes,
+    // site_data) are left out, so a file is refused only for its keys.
+    let keys_only = serde_json::json!({ "keys": keys });
+    // KeysError's messages never quote a secret.
+    KeySnapshot::from_body(&keys_only).map_err(|e| match e {
+        ClientError::Keys(KeysError::BadSecret { key_id }) => CliError::invalid(format!(
+            "{shown}: key {key_id} has a secret that is not base64 of 32 bytes"
+        )),
+        ClientError::Keys(KeysError::Shape(_)) => CliError::invalid(format!(
             "{shown}: every \"keys\" entry needs an integer id, created, activates, expires and a secret string"
-        ))
-    })?;
-    let keys = keys
-        .into_iter()
-        .map(|k| {
-            let secret = AesGcmKey::from_base64(&k.secret).map_err(|_| {
-                CliError::invalid(format!(
-                    "{shown}: key {} has a secret that is not base64 of 32 bytes",
-                    k.id
-                ))
-            })?;
-            // Tokens name their keys by id, so the keyset only matters when the file gives one.
-            Ok(Key::new(
-                k.id,
-                k.keyset_id.unwrap_or(0),
-                k.created,
-                k.activates,
-                k.expires,
-                secret,
-            ))
-        })
-        .collect::<CliResult<Vec<Key>>>()?;
-    KeyStore::new(Vec::new(), keys).map_err(|e| CliError::invalid(format!("{shown}: {e}")))
+        )),
+        ClientError::Keys(other) => CliError::invalid(format!("{shown}: {other}")),
+        other => CliError::invalid(format!("{shown}: {other}")),
+    })
 }

@@ -1,7 +1,8 @@
 //! The blocking transport: plain HTTP over ureq.
 
 use super::{
-    check_target, is_retryable, HttpResponse, Retry, TransportConfig, TransportError, MAX_BODY,
+    check_base_url, check_target, is_retryable, HttpResponse, Retry, TransportConfig,
+    TransportError, MAX_BODY,
 };
 use crate::{ClientError, CLIENT_VERSION};
 
@@ -9,7 +10,8 @@ use crate::{ClientError, CLIENT_VERSION};
 #[derive(Clone)]
 pub struct Transport {
     base_url: String,
-    auth_header: String,
+    /// `Bearer KEY`, or `None` for a transport that sends no API key.
+    auth_header: Option<String>,
     agent: ureq::Agent,
     config: TransportConfig,
 }
@@ -31,17 +33,33 @@ impl Transport {
         config: TransportConfig,
     ) -> Result<Self, ClientError> {
         let base_url = check_target(base_url, api_key)?;
+        Ok(Self::build(
+            base_url,
+            Some(format!("Bearer {api_key}")),
+            config,
+        ))
+    }
+
+    /// A transport that sends no `Authorization` header: `/v2/token/refresh` needs no API key
+    /// (the refresh token authenticates the call), so a tool holding only a refresh token can
+    /// still refresh. Every other endpoint answers it 401.
+    pub fn without_api_key(base_url: &str, config: TransportConfig) -> Result<Self, ClientError> {
+        let base_url = check_base_url(base_url)?;
+        Ok(Self::build(base_url, None, config))
+    }
+
+    fn build(base_url: String, auth_header: Option<String>, config: TransportConfig) -> Self {
         let agent_config = ureq::Agent::config_builder()
             // Error answers are read by the caller, not raised here.
             .http_status_as_error(false)
             .timeout_global(Some(config.timeout))
             .build();
-        Ok(Transport {
+        Transport {
             base_url,
-            auth_header: format!("Bearer {api_key}"),
+            auth_header,
             agent: ureq::Agent::new_with_config(agent_config),
             config,
-        })
+        }
     }
 
     /// The configuration.
@@ -88,15 +106,16 @@ impl Transport {
         body: &[u8],
         content_type: &str,
     ) -> Result<HttpResponse, TransportError> {
-        let mut response = self
+        let mut request = self
             .agent
             .post(url)
             // The operator reads the raw body whatever the Content-Type.
             .header("Content-Type", content_type)
-            .header("Authorization", &self.auth_header)
-            .header("X-UID2-Client-Version", CLIENT_VERSION)
-            .send(body)
-            .map_err(|e| self.error(url, &e))?;
+            .header("X-UID2-Client-Version", CLIENT_VERSION);
+        if let Some(auth) = &self.auth_header {
+            request = request.header("Authorization", auth);
+        }
+        let mut response = request.send(body).map_err(|e| self.error(url, &e))?;
         let status = response.status().as_u16();
         let body = response
             .body_mut()
@@ -122,6 +141,15 @@ impl Transport {
             ureq::Error::BodyExceedsLimit(_) => TransportError::Io {
                 url: url.to_owned(),
                 reason: "the response is larger than 16 MiB".to_owned(),
+            },
+            // The OS's words ("Connection refused (os error 111)"), without ureq's prefix.
+            ureq::Error::Io(io) => TransportError::Io {
+                url: url.to_owned(),
+                reason: io.to_string(),
+            },
+            ureq::Error::HostNotFound => TransportError::Io {
+                url: url.to_owned(),
+                reason: "host not found".to_owned(),
             },
             other => TransportError::Io {
                 url: url.to_owned(),

@@ -128,6 +128,15 @@ pub(crate) fn is_retryable(result: &Result<HttpResponse, TransportError>) -> boo
 
 /// Checks a base URL (`http://host[:port]`, trailing slashes dropped) and an API key.
 pub(crate) fn check_target(base_url: &str, api_key: &str) -> Result<String, ClientError> {
+    let base = check_base_url(base_url)?;
+    if api_key.is_empty() || api_key.chars().any(|c| c.is_control()) {
+        return Err(ClientError::ApiKey);
+    }
+    Ok(base)
+}
+
+/// Checks a base URL (`http://host[:port]`, trailing slashes dropped).
+pub(crate) fn check_base_url(base_url: &str) -> Result<String, ClientError> {
     let base = base_url.trim().trim_end_matches('/');
     if base.starts_with("https://") {
         return Err(
@@ -136,9 +145,6 @@ pub(crate) fn check_target(base_url: &str, api_key: &str) -> Result<String, Clie
     }
     if !base.starts_with("http://") || base.len() <= "http://".len() {
         return Err(TransportError::Url("the URL must start with http:// and name a host").into());
-    }
-    if api_key.is_empty() || api_key.chars().any(|c| c.is_control()) {
-        return Err(ClientError::ApiKey);
     }
     Ok(base.to_owned())
 }
