@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 // The key lifetimes are the store's too: `euid init` and `euid keys rotate` use them.
-pub use euid_store::{DEFAULT_KEY_LIFETIME_SECONDS, DEFAULT_KEY_NOTICE_SECONDS};
+use euid_store::{DEFAULT_KEY_LIFETIME_SECONDS, DEFAULT_KEY_NOTICE_SECONDS};
 
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
