@@ -9,9 +9,9 @@ use crate::api_error::{ApiError, HealthProblem};
 pub(crate) use crate::api_response::{ApiResponse, OCTET_STREAM, TEXT};
 use crate::clients::{bearer_key, Client, Role};
 use crate::endpoints;
-use crate::optout::OptOutStore;
 pub(crate) use crate::route::Endpoint;
 use crate::snapshot::Snapshot;
+use euid_store::optout::OptOutStore;
 
 /// One request, as the HTTP layer saw it.
 #[derive(Clone, Copy)]

@@ -23,8 +23,8 @@ use serde::Deserialize;
 
 use crate::api_error::{ApiError, SealedRefusal};
 use crate::clients::{Client, Role};
-use crate::optout::{OptOutRecord, OptOutStore};
 use crate::snapshot::Snapshot;
+use euid_store::optout::{OptOutError, OptOutRecord, OptOutStore};
 
 /// What an endpoint returns: the JSON to seal into a 200, or an error answer.
 pub(crate) type Outcome = Result<Vec<u8>, ApiError>;
@@ -166,7 +166,7 @@ fn opted_out(
 }
 
 /// 500 `unknown`: no token, mapping or status can be given without the opt-out records.
-fn optouts_unavailable(error: &crate::optout::OptOutError) -> ApiError {
+fn optouts_unavailable(error: &OptOutError) -> ApiError {
     tracing::error!(%error, "opt-out records cannot be read");
     ApiError::OptOutsUnavailable
 }
