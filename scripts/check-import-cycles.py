@@ -11,6 +11,11 @@ component of more than one module.
 
 Usage: check-import-cycles.py [CRATE_DIR ...]   (default: every crates/*/ and benches/)
 
+LAYERS names, for a crate split into a sans-IO core and an I/O shell, which modules are which:
+a core module may not name a shell module, nor an I/O crate or OS facility (sockets, files,
+threads, the OS clock, OS randomness), and every module must be in one of the two lists, so a
+new module is placed on purpose.
+
 KNOWN may list cycles that exist while they are being removed: they are reported but do not
 fail the check. Any other cycle fails it, and so does a KNOWN entry that no longer matches a
 cycle (delete it), so the list can only shrink.
@@ -27,6 +32,48 @@ USE_GROUP_RE = re.compile(r"\buse\s+(crate|super|self)::\{([^;]*)\};", re.S)
 # Cycles being removed are listed here as (crate, sorted module names) while they exist; the
 # list is empty now that the operator's modules form a DAG.
 KNOWN: set = set()
+
+
+# crate directory name -> (core modules, shell modules); the root (lib.rs) and main.rs only
+# declare and re-export.
+LAYERS = {
+    "euid-operator": (
+        {"api", "api_error", "api_response", "clients", "config", "endpoints", "route", "snapshot"},
+        {"access_log", "clock", "cors", "key_rotation", "metrics", "optout", "server", "state"},
+    ),
+}
+
+# What a core module may not name: the async runtime, HTTP, the database, and the OS.
+CORE_FORBIDDEN_RE = re.compile(
+    r"\b(tokio|axum|hyper|hyper_util|rusqlite|tracing_subscriber|arc_swap)::"
+    r"|\bstd::(fs|net|thread|process|env)\b"
+    r"|\b(SystemTime|Instant)::now\b"
+    r"|\b(BatchedOsRandom|FastRandom|OsRng)\b"
+)
+
+
+def layer_problems(crate_dir, crate, mods, graph, texts):
+    if crate not in LAYERS:
+        return []
+    core, shell = LAYERS[crate]
+    problems = []
+    for mod in sorted(mods):
+        if not mod:
+            continue
+        top = mod[0]
+        if top not in core and top not in shell:
+            problems.append(f"{crate_dir}: module {name(mod)} is in neither the core nor the shell list (LAYERS)")
+            continue
+        if top not in core:
+            continue
+        for dep in sorted(graph.get(mod, ())):
+            if dep and dep[0] in shell:
+                problems.append(f"{crate_dir}: core module {name(mod)} names shell module {name(dep)}")
+        for m in CORE_FORBIDDEN_RE.finditer(texts[mod]):
+            problems.append(f"{crate_dir}: core module {name(mod)} uses {m.group(0)}")
+    for listed in sorted((core | shell) - {m[0] for m in mods if m}):
+        problems.append(f"{crate_dir}: LAYERS lists {listed}, which is not a module (delete it)")
+    return problems
 
 
 def module_files(src):
@@ -189,10 +236,11 @@ def check(crate_dir):
     if not os.path.isdir(src):
         return []
     mods = module_files(src)
-    graph = {}
+    graph, texts = {}, {}
     for mod, path in mods.items():
         with open(path, encoding="utf-8") as f:
             text = strip_noise(f.read())
+        texts[mod] = text
         graph[mod] = deps_of(mods, mod, text)
     # The crate root only declares and re-exports; edges into it from below are the
     # re-exported items, which live in their own modules. Edges out of the root are `mod`
@@ -206,6 +254,7 @@ def check(crate_dir):
             deps.discard(d)
     problems, known = [], []
     crate = os.path.basename(os.path.normpath(crate_dir))
+    problems.extend(layer_problems(crate_dir, crate, mods, graph, texts))
     for comp in sccs(graph):
         if len(comp) > 1:
             names = tuple(sorted(name(m) for m in comp))
@@ -238,6 +287,32 @@ def self_test():
                 f.write(text)
         problems, _ = check(crate)
         assert problems == [f"{crate}: import cycle among a, b, x::y"], problems
+
+        # Layers: a core module naming a shell module or the OS clock fails, and so does a
+        # module in neither list; test code and comments do not count.
+        layered = os.path.join(d, "layered")
+        os.makedirs(os.path.join(layered, "src"))
+        files = {
+            "lib.rs": "mod pipe; mod net; mod extra;",
+            "pipe.rs": "use crate::net::serve;\nfn t() -> u64 { std::time::SystemTime::now(); 0 }\n"
+            "// tokio::spawn\n#[cfg(test)]\nmod tests { use std::fs; }\n",
+            "net.rs": "pub fn serve() { tokio::spawn(async {}); }\n",
+            "extra.rs": "",
+        }
+        for rel, text in files.items():
+            with open(os.path.join(layered, "src", rel), "w", encoding="utf-8") as f:
+                f.write(text)
+        LAYERS["layered"] = ({"pipe"}, {"net", "gone"})
+        try:
+            problems, _ = check(layered)
+        finally:
+            del LAYERS["layered"]
+        assert problems == [
+            f"{layered}: module extra is in neither the core nor the shell list (LAYERS)",
+            f"{layered}: core module pipe names shell module net",
+            f"{layered}: core module pipe uses SystemTime::now",
+            f"{layered}: LAYERS lists gone, which is not a module (delete it)",
+        ], problems
     print("check-import-cycles: self-test passed")
 
 
@@ -264,7 +339,10 @@ def main(argv):
         print(p, file=sys.stderr)
     if problems:
         return 1
-    print(f"check-import-cycles: {len(dirs)} crates, no module import cycles")
+    print(
+        f"check-import-cycles: {len(dirs)} crates, no module import cycles; "
+        f"layers hold in {', '.join(sorted(LAYERS))}"
+    )
     return 0
 
 

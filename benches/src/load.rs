@@ -225,7 +225,7 @@ async fn start_baseline() -> Result<SocketAddr, String> {
         axum::routing::post(|body: Bytes| async move { body }),
     );
     // The operator's own accept loop and head timeout, so only the handler differs.
-    tokio::spawn(euid_operator::server::serve_connections(
+    tokio::spawn(euid_operator::serve_connections(
         listener,
         app,
         Duration::from_secs(10),

@@ -8,9 +8,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use euid_crypto::FastRandom;
 use euid_envelope::{open_response, seal_request, ClientSecret};
-use euid_operator::optout::SqliteOptOutStore;
-use euid_operator::server::now_ms;
+use euid_operator::now_ms;
 use euid_operator::DataDir;
+use euid_operator::SqliteOptOutStore;
 use euid_operator::{
     handle, init_data_dir, ApiRequest, ApiResponse, Endpoint, InitOptions, Operator,
     OperatorConfig, Snapshot,

@@ -18,10 +18,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use euid_cstg::KeypairStore;
 use euid_fuzz::reached;
-use euid_operator::clients::{bearer_key, site_id_of_api_key, ClientRecord, ClientStore};
-use euid_operator::state::token_config;
+use euid_operator::token_config;
 use euid_operator::DemoClient;
 use euid_operator::OperatorConfig;
+use euid_operator::{bearer_key, site_id_of_api_key, ClientRecord, ClientStore};
 use euid_token::TokenGenerator;
 use libfuzzer_sys::fuzz_target;
 

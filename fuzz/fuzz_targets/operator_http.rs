@@ -28,9 +28,9 @@ use base64::Engine as _;
 use euid_crypto::BatchedOsRandom;
 use euid_envelope::{seal_request, ClientSecret};
 use euid_fuzz::{in_memory_operator, reached, DiscardOptOuts};
-use euid_operator::api::{OCTET_STREAM, TEXT};
-use euid_operator::server::now_ms;
+use euid_operator::now_ms;
 use euid_operator::{router, Endpoint, OperatorConfig};
+use euid_operator::{OCTET_STREAM, TEXT};
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt as _;
 

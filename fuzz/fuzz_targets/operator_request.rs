@@ -23,7 +23,7 @@ use base64::Engine as _;
 use euid_crypto::{AesGcmKey, BatchedOsRandom};
 use euid_envelope::{open_refresh_response, open_response, seal_request, ClientSecret};
 use euid_fuzz::{in_memory_operator, reached, DiscardOptOuts};
-use euid_operator::server::now_ms;
+use euid_operator::now_ms;
 use euid_operator::KEYPAIRS_FILE;
 use euid_operator::{handle, ApiRequest, ApiResponse, Endpoint, Operator, OperatorConfig};
 use euid_test_support::SUFFICIENT_TCF;

@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use euid_operator::optout::{OptOutError, OptOutRecord, OptOutStore};
 use euid_operator::{init_data_dir, InitOptions, Operator, OperatorConfig};
 use euid_operator::{DataDir, DemoClient};
+use euid_operator::{OptOutError, OptOutRecord, OptOutStore};
 
 /// `testdata/tokens_and_envelopes.json` `client_secret`: the seeds of the envelope targets
 /// are sealed with it.

@@ -109,9 +109,7 @@ fn init_refuses_new_salts_next_to_optout_db_unless_asked() {
     let data_s = data.to_str().expect("path");
     euid(&["init", data_s], b"").json();
     // Opt-outs recorded under the salts that are about to be lost.
-    drop(
-        euid_operator::optout::SqliteOptOutStore::open(&data.join("optout.db")).expect("optout db"),
-    );
+    drop(euid_operator::SqliteOptOutStore::open(&data.join("optout.db")).expect("optout db"));
     std::fs::remove_file(data.join("salts/metadata.json")).expect("rm");
     std::fs::remove_file(data.join("salts/salts.txt")).expect("rm");
     let before = snapshot(&data);

@@ -6,12 +6,12 @@ use euid_crypto::RandomSource;
 use euid_envelope::{open_request, seal_refresh_response, seal_response, BodyEncoding};
 
 use crate::api_error::{ApiError, HealthProblem};
-pub use crate::api_response::{ApiResponse, JSON, OCTET_STREAM, TEXT};
+pub(crate) use crate::api_response::{ApiResponse, OCTET_STREAM, TEXT};
 use crate::clients::{bearer_key, Client, Role};
 use crate::endpoints;
-use crate::optout::OptOutStore;
-pub use crate::route::Endpoint;
+pub(crate) use crate::route::Endpoint;
 use crate::snapshot::Snapshot;
+use euid_store::optout::OptOutStore;
 
 /// One request, as the HTTP layer saw it.
 #[derive(Clone, Copy)]

@@ -11,7 +11,7 @@ use euid_envelope::ClientSecret;
 use euid_store::clients::{api_key_hash, parse_clients_json};
 use subtle::ConstantTimeEq as _;
 
-pub use euid_store::clients::{new_client, ClientRecord, ClientsError, NewClient, Role, RoleSet};
+pub(crate) use euid_store::clients::{ClientRecord, ClientsError, Role, RoleSet};
 
 /// The site id in a current-format key (`(?:UID2|EUID)-[CO]-[LTIP]-([0-9]+)-.{6}\..{38}`), if
 /// the key has that shape. The random part must also be what the key generator writes:
@@ -268,6 +268,7 @@ mod tests {
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine as _;
     use euid_crypto::BatchedOsRandom;
+    use euid_store::clients::new_client;
 
     #[test]
     fn new_keys_have_the_live_format_and_authenticate() {

@@ -1,12 +1,11 @@
 //! Operator configuration: the live operator's key names plus euid-rs's own settings.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::Deserialize;
 
 // The key lifetimes are the store's too: `euid init` and `euid keys rotate` use them.
-pub use euid_store::{DEFAULT_KEY_LIFETIME_SECONDS, DEFAULT_KEY_NOTICE_SECONDS};
+use euid_store::{DEFAULT_KEY_LIFETIME_SECONDS, DEFAULT_KEY_NOTICE_SECONDS};
 
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -108,15 +107,6 @@ impl OperatorConfig {
         let config: Self = serde_json::from_slice(bytes)?;
         config.validate()?;
         Ok(config)
-    }
-
-    /// Reads, parses and validates a JSON config file.
-    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::from_json(&bytes)
     }
 
     /// Keys in the file that this operator ignores (for a start-up warning).

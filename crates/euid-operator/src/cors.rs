@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use crate::route::Endpoint;
 
 /// The paths that answer CORS preflights and carry CORS headers.
-pub const CORS_PATHS: [&str; 2] = [
+pub(crate) const CORS_PATHS: [&str; 2] = [
     Endpoint::TokenRefresh.path(),
     Endpoint::ClientGenerate.path(),
 ];
@@ -38,7 +38,7 @@ fn allow_headers(request_headers: &HeaderMap) -> HeaderValue {
 
 /// axum middleware: answers `OPTIONS` preflights on [`CORS_PATHS`] with 204 and adds
 /// `Access-Control-Allow-Origin` to their responses.
-pub async fn cors(request: Request, next: Next) -> Response {
+pub(crate) async fn cors(request: Request, next: Next) -> Response {
     if !CORS_PATHS.contains(&request.uri().path()) {
         return next.run(request).await;
     }

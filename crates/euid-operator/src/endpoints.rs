@@ -23,11 +23,11 @@ use serde::Deserialize;
 
 use crate::api_error::{ApiError, SealedRefusal};
 use crate::clients::{Client, Role};
-use crate::optout::{OptOutRecord, OptOutStore};
 use crate::snapshot::Snapshot;
+use euid_store::optout::{OptOutError, OptOutRecord, OptOutStore};
 
 /// What an endpoint returns: the JSON to seal into a 200, or an error answer.
-pub type Outcome = Result<Vec<u8>, ApiError>;
+pub(crate) type Outcome = Result<Vec<u8>, ApiError>;
 
 /// Tokens of identities established before this time are treated as opted out on refresh,
 /// as the live operator does (2021-03-08T17:00Z).
@@ -166,14 +166,14 @@ fn opted_out(
 }
 
 /// 500 `unknown`: no token, mapping or status can be given without the opt-out records.
-fn optouts_unavailable(error: &crate::optout::OptOutError) -> ApiError {
+fn optouts_unavailable(error: &OptOutError) -> ApiError {
     tracing::error!(%error, "opt-out records cannot be read");
     ApiError::OptOutsUnavailable
 }
 
 /// `{"status":"success","body":{...six token fields...}}`. Token strings are base64 or
 /// base64url, so they need no JSON escaping.
-pub fn tokens_json(t: &IdentityTokens) -> Vec<u8> {
+pub(crate) fn tokens_json(t: &IdentityTokens) -> Vec<u8> {
     let mut s = String::with_capacity(
         160 + t.advertising_token.len() + t.refresh_token.len() + t.refresh_response_key.len(),
     );
@@ -197,7 +197,7 @@ fn success(body: serde_json::Value) -> Vec<u8> {
 }
 
 /// `POST /v2/token/generate`: identity → consent → (opt-out, when enabled) → tokens.
-pub fn generate<R: RandomSource>(
+pub(crate) fn generate<R: RandomSource>(
     snapshot: &Snapshot,
     optouts: &dyn OptOutStore,
     client: &Client,
@@ -243,7 +243,7 @@ pub fn generate<R: RandomSource>(
 /// `POST /v2/token/client-generate`, after the request is decoded and its origin or app
 /// name checked: tokens for the keypair's site with the client-side privacy bits, or
 /// `optout`. Opt-outs are always checked here, as upstream.
-pub fn client_generate<R: RandomSource>(
+pub(crate) fn client_generate<R: RandomSource>(
     snapshot: &Snapshot,
     optouts: &dyn OptOutStore,
     request: &DecodedRequest<'_>,
@@ -282,7 +282,7 @@ pub fn client_generate<R: RandomSource>(
 
 /// `POST /v2/token/validate`: whether `token` carries the raw UID of the given identity; the
 /// token's site key must belong to the caller's site.
-pub fn validate(snapshot: &Snapshot, client: &Client, json: &[u8], now_ms: i64) -> Outcome {
+pub(crate) fn validate(snapshot: &Snapshot, client: &Client, json: &[u8], now_ms: i64) -> Outcome {
     let req = parse_dii(json)?;
     let identity = one_identity(&req)?;
     let Some(Text::Str(token)) = &req.token else {
@@ -310,7 +310,12 @@ pub fn validate(snapshot: &Snapshot, client: &Client, json: &[u8], now_ms: i64) 
 }
 
 /// `POST /v2/token/logout`: records an opt-out durably, then answers `{"optout":"OK"}`.
-pub fn logout(snapshot: &Snapshot, optouts: &dyn OptOutStore, json: &[u8], now_ms: i64) -> Outcome {
+pub(crate) fn logout(
+    snapshot: &Snapshot,
+    optouts: &dyn OptOutStore,
+    json: &[u8],
+    now_ms: i64,
+) -> Outcome {
     let req = parse_dii(json)?;
     let identity = one_identity(&req)?;
     let flh = first_level_hash(identity.as_bytes(), &snapshot.salts);
@@ -372,7 +377,7 @@ fn still_useful(
 
 /// `POST /v2/key/bidstream` (ID_READER): keys without keyset ids, times in seconds. Keys that
 /// expired longer ago than an advertising token can live are left out.
-pub fn key_bidstream(snapshot: &Snapshot, client: &Client, now_ms: i64) -> Outcome {
+pub(crate) fn key_bidstream(snapshot: &Snapshot, client: &Client, now_ms: i64) -> Outcome {
     let c = &snapshot.config;
     let lifetime_s = c.identity_token_expires_after_seconds;
     let mut key_sites = Vec::new();
@@ -428,7 +433,7 @@ fn site_data(snapshot: &Snapshot, mut site_ids: Vec<i32>) -> serde_json::Value {
 /// keysets and the master keyset (as 9999999), and the sharing header fields. Keys that
 /// expired longer ago than a token made with them can live (an advertising token, or a
 /// sharing token, whichever lives longer) are left out.
-pub fn key_sharing(snapshot: &Snapshot, client: &Client, now_ms: i64) -> Outcome {
+pub(crate) fn key_sharing(snapshot: &Snapshot, client: &Client, now_ms: i64) -> Outcome {
     let id_reader = client.roles.contains(Role::IdReader);
     let lifetime_s = snapshot
         .config
@@ -488,7 +493,7 @@ pub const MAX_IDENTITY_MAP_ITEMS: usize = 5000;
 
 /// `POST /v2/identity/map` (v2): one array of identities → mapped / unmapped, each with the
 /// input string echoed as `identifier`. At most [`MAX_IDENTITY_MAP_ITEMS`] identities.
-pub fn identity_map(snapshot: &Snapshot, optouts: &dyn OptOutStore, json: &[u8]) -> Outcome {
+pub(crate) fn identity_map(snapshot: &Snapshot, optouts: &dyn OptOutStore, json: &[u8]) -> Outcome {
     let value: serde_json::Value = if json.is_empty() {
         serde_json::Value::Object(serde_json::Map::new())
     } else {
@@ -561,7 +566,7 @@ pub fn identity_map(snapshot: &Snapshot, optouts: &dyn OptOutStore, json: &[u8])
 pub const MAX_OPTOUT_STATUS_IDS: usize = 5000;
 
 /// `POST /v2/optout/status`: which of the given raw UIDs opted out, and since when (ms).
-pub fn optout_status(optouts: &dyn OptOutStore, json: &[u8]) -> Outcome {
+pub(crate) fn optout_status(optouts: &dyn OptOutStore, json: &[u8]) -> Outcome {
     let value: serde_json::Value = if json.is_empty() {
         serde_json::Value::Null
     } else {
@@ -590,7 +595,7 @@ pub fn optout_status(optouts: &dyn OptOutStore, json: &[u8]) -> Outcome {
 }
 
 /// How a refresh ended, for the transport to encrypt (200) or send as an error.
-pub enum RefreshReply {
+pub(crate) enum RefreshReply {
     /// Encrypt `json` with the submitted envelope's `refresh_response_key`.
     Sealed {
         /// The key from the submitted refresh envelope.
@@ -605,7 +610,7 @@ pub enum RefreshReply {
 /// `POST /v2/token/refresh`: the 388-character refresh envelope → new tokens, `optout`, or
 /// the documented 400s (`wire.md` §1.3, §7). `authenticated` says whether a valid API key
 /// came with the request, which selects the error texts.
-pub fn refresh<R: RandomSource>(
+pub(crate) fn refresh<R: RandomSource>(
     snapshot: &Snapshot,
     optouts: &dyn OptOutStore,
     body: &[u8],

@@ -6,10 +6,7 @@ use std::path::Path;
 
 use crate::config::OperatorConfig;
 use euid_store::DataDirError;
-pub use euid_store::{
-    maintain_keys, KeyMaintenance, RotationPolicy, DEFAULT_KEY_LIFETIME_SECONDS,
-    DEFAULT_KEY_NOTICE_SECONDS,
-};
+use euid_store::{maintain_keys, KeyMaintenance, RotationPolicy};
 
 /// The policy for an operator with `config`: its key lifetime and notice, and retention
 /// derived from its token lifetimes and clock skew.
@@ -74,6 +71,7 @@ pub(crate) fn maintain_logged(operator: &crate::state::Operator) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use euid_store::DEFAULT_KEY_LIFETIME_SECONDS;
 
     const HOUR: i64 = 3600;
 

@@ -96,7 +96,7 @@ fn main() -> ExitCode {
         .init();
 
     let config = match &args.config {
-        Some(path) => match OperatorConfig::from_file(path) {
+        Some(path) => match read_config(path) {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("euid-operator: {e}");
@@ -236,4 +236,14 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Reads, parses and validates the `--config` file (the shell's part: the parsing is the
+/// core's `OperatorConfig::from_json`).
+fn read_config(path: &std::path::Path) -> Result<OperatorConfig, euid_operator::ConfigError> {
+    let bytes = std::fs::read(path).map_err(|source| euid_operator::ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    OperatorConfig::from_json(&bytes)
 }

@@ -11,7 +11,7 @@ use std::sync::{Mutex, RwLock};
 
 use rusqlite::{params, Connection, OptionalExtension as _, TransactionBehavior};
 
-pub use euid_store::optout::{OptOutError, OptOutRecord, OptOutStore, SequencedOptOut};
+pub(crate) use euid_store::optout::{OptOutError, OptOutRecord, OptOutStore, SequencedOptOut};
 
 fn db(e: rusqlite::Error) -> OptOutError {
     OptOutError::database(e)

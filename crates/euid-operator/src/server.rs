@@ -32,7 +32,7 @@ thread_local! {
     static RNG: RefCell<FastRandom> = RefCell::new(FastRandom::new());
 }
 
-pub use crate::clock::now_ms;
+use crate::clock::now_ms;
 
 /// How to start a server.
 #[derive(Clone, Debug)]

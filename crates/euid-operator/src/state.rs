@@ -20,7 +20,7 @@ use crate::clients::ClientStore;
 use crate::config::OperatorConfig;
 use crate::metrics::Metrics;
 use crate::optout::OptOutStore;
-pub use crate::snapshot::{token_config, Snapshot, TestIdentities};
+use crate::snapshot::{token_config, Snapshot, TestIdentities};
 
 impl Snapshot {
     /// Loads a snapshot from a data directory.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use euid_crypto::AesGcmKey;
-use euid_operator::clients::Role;
+use euid_operator::Role;
 use euid_test_support::{
     add_client, fast_reload, http, now_ms, read_key_store, ApiClient, TestServer,
 };

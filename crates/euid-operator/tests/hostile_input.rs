@@ -12,8 +12,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use euid_crypto::BatchedOsRandom;
 use euid_envelope::seal_request;
-use euid_operator::clients::{new_client, ClientRecord, Role, RoleSet};
 use euid_operator::OperatorConfig;
+use euid_operator::{new_client, ClientRecord, Role, RoleSet};
 use euid_test_support::{
     assert_token_body, cstg_request, now_ms, parse_response, refresh, refresh_body, ApiClient,
     HttpResponse, TestServer, SUFFICIENT_TCF,

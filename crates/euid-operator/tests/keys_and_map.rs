@@ -1,7 +1,7 @@
 //! Key endpoints, identity map, roles and hot reload of clients, over real HTTP.
 
-use euid_operator::clients::Role;
 use euid_operator::OperatorConfig;
+use euid_operator::Role;
 use euid_test_support::{add_client, fast_reload, now_ms, read_key_store, ApiClient, TestServer};
 
 #[test]

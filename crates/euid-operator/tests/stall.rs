@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use euid_operator::endpoints::MAX_IDENTITY_MAP_ITEMS;
-use euid_operator::optout::{OptOutError, OptOutRecord, OptOutStore, SqliteOptOutStore};
 use euid_operator::ApiError;
 use euid_operator::DataDir;
+use euid_operator::MAX_IDENTITY_MAP_ITEMS;
 use euid_operator::{init_data_dir, InitOptions, Operator, OperatorConfig};
+use euid_operator::{OptOutError, OptOutRecord, OptOutStore, SqliteOptOutStore};
 use euid_store::write_atomic;
 use euid_test_support::{
     cstg_request, http, now_ms, parse_response, refresh, ApiClient, HttpResponse, TestServer,
@@ -375,7 +375,7 @@ impl CustomServer {
             .unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = runtime.spawn(euid_operator::server::serve_connections(
+        let task = runtime.spawn(euid_operator::serve_connections(
             listener,
             app,
             Duration::from_secs(10),

@@ -3,7 +3,7 @@
 //!
 //! Records are keyed by first-level hash (refresh, identity map, generate when enabled) and
 //! by raw UID (`/v2/optout/status`), as in `wire.md` §10. The operator's SQLite store
-//! (`euid_operator::optout::SqliteOptOutStore`) implements the trait for the data directory.
+//! (`euid_operator::SqliteOptOutStore`) implements the trait for the data directory.
 
 /// One opt-out: who, under which advertising id, and when.
 #[derive(Clone, PartialEq, Eq)]
