@@ -34,20 +34,20 @@ static URL_SAFE_PAIRS: [u16; 4096] = pair_table(URL_SAFE_CHARS);
 impl Alphabet {
     fn pairs(self) -> &'static [u16; 4096] {
         match self {
-            Alphabet::Standard => &STANDARD_PAIRS,
-            Alphabet::UrlSafeNoPad => &URL_SAFE_PAIRS,
+            Self::Standard => &STANDARD_PAIRS,
+            Self::UrlSafeNoPad => &URL_SAFE_PAIRS,
         }
     }
 
     fn chars(self) -> &'static [u8; 64] {
         match self {
-            Alphabet::Standard => STANDARD_CHARS,
-            Alphabet::UrlSafeNoPad => URL_SAFE_CHARS,
+            Self::Standard => STANDARD_CHARS,
+            Self::UrlSafeNoPad => URL_SAFE_CHARS,
         }
     }
 
     fn padded(self) -> bool {
-        self == Alphabet::Standard
+        self == Self::Standard
     }
 }
 

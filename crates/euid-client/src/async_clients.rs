@@ -31,7 +31,7 @@ impl AsyncConnection {
         client_secret: &str,
         config: TransportConfig,
     ) -> Result<Self, ClientError> {
-        Ok(AsyncConnection {
+        Ok(Self {
             transport: AsyncTransport::new(base_url, api_key, config)?,
             secret: ClientSecret::from_base64(client_secret)?,
             rng: Mutex::new(BatchedOsRandom::new()),

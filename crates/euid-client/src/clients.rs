@@ -32,7 +32,7 @@ impl Connection {
         client_secret: &str,
         config: TransportConfig,
     ) -> Result<Self, ClientError> {
-        Ok(Connection {
+        Ok(Self {
             transport: Transport::new(base_url, api_key, config)?,
             secret: ClientSecret::from_base64(client_secret)?,
             rng: Mutex::new(BatchedOsRandom::new()),
@@ -95,7 +95,7 @@ impl PublisherClient {
         client_secret: &str,
         config: TransportConfig,
     ) -> Result<Self, ClientError> {
-        Ok(PublisherClient {
+        Ok(Self {
             conn: Connection::new(base_url, api_key, client_secret, config)?,
         })
     }
@@ -140,7 +140,7 @@ impl BidstreamClient {
         client_secret: &str,
         config: TransportConfig,
     ) -> Result<Self, ClientError> {
-        Ok(BidstreamClient {
+        Ok(Self {
             conn: Connection::new(base_url, api_key, client_secret, config)?,
             keys: KeyCell::default(),
         })
@@ -267,7 +267,7 @@ impl SharingClient {
         client_secret: &str,
         config: TransportConfig,
     ) -> Result<Self, ClientError> {
-        Ok(SharingClient {
+        Ok(Self {
             conn: Connection::new(base_url, api_key, client_secret, config)?,
             keys: KeyCell::default(),
         })
@@ -333,7 +333,7 @@ impl IdentityMapClient {
         client_secret: &str,
         config: TransportConfig,
     ) -> Result<Self, ClientError> {
-        Ok(IdentityMapClient {
+        Ok(Self {
             conn: Connection::new(base_url, api_key, client_secret, config)?,
         })
     }

@@ -91,7 +91,7 @@ pub struct DecryptionResponse {
 
 impl DecryptionResponse {
     fn failure(status: DecryptionStatus) -> Self {
-        DecryptionResponse {
+        Self {
             status,
             uid: None,
             established_ms: None,

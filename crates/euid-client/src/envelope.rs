@@ -54,7 +54,7 @@ impl EnvelopeRequest {
         let mut nonce = [0u8; 8];
         rng.fill(&mut nonce);
         let raw = seal_request(secret, now_ms, nonce, json, rng);
-        EnvelopeRequest {
+        Self {
             path,
             body: STANDARD.encode(raw).into_bytes(),
             content_type: TEXT,
@@ -73,7 +73,7 @@ impl EnvelopeRequest {
     ) -> Self {
         let mut nonce = [0u8; 8];
         rng.fill(&mut nonce);
-        EnvelopeRequest {
+        Self {
             path,
             body: seal_request(secret, now_ms, nonce, json, rng),
             content_type: BINARY,
@@ -176,7 +176,7 @@ impl ResponseJson {
                 e.column()
             ))
         })?;
-        Ok(ResponseJson {
+        Ok(Self {
             status: raw.status,
             body: raw.body,
         })

@@ -49,6 +49,6 @@ pub enum ClientError {
 
 impl ClientError {
     pub(crate) fn invalid(reason: impl Into<String>) -> Self {
-        ClientError::InvalidResponse(reason.into())
+        Self::InvalidResponse(reason.into())
     }
 }

@@ -61,7 +61,7 @@ impl IdentityMapInput {
             .iter()
             .map(|i| Ok((i.as_ref().to_owned(), sent(i.as_ref())?)))
             .collect::<Result<_, ClientError>>()?;
-        Ok(IdentityMapInput { field, items })
+        Ok(Self { field, items })
     }
 
     /// The request JSON: `{"email_hash":[...]}` or `{"phone_hash":[...]}`.

@@ -103,10 +103,10 @@ impl IdentityMapV3Input {
 
     /// Splits into inputs of at most `max` identities each (at least 1), keeping the order
     /// within each kind.
-    pub fn into_batches(self, max: usize) -> Vec<IdentityMapV3Input> {
+    pub fn into_batches(self, max: usize) -> Vec<Self> {
         let max = max.max(1);
         let mut batches = Vec::new();
-        let mut current = IdentityMapV3Input::default();
+        let mut current = Self::default();
         for (field, items) in self.items.into_iter().enumerate() {
             for item in items {
                 if current.len() == max {
@@ -234,9 +234,9 @@ pub enum UnmappedReason {
 impl UnmappedReason {
     fn from_wire(reason: &str) -> Self {
         match reason {
-            "optout" => UnmappedReason::OptOut,
-            "invalid identifier" => UnmappedReason::InvalidIdentifier,
-            other => UnmappedReason::Unknown(other.to_owned()),
+            "optout" => Self::OptOut,
+            "invalid identifier" => Self::InvalidIdentifier,
+            other => Self::Unknown(other.to_owned()),
         }
     }
 }

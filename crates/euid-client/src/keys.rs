@@ -173,7 +173,7 @@ impl KeySnapshot {
                 (s.id, names)
             })
             .collect();
-        Ok(KeySnapshot {
+        Ok(Self {
             keys,
             identity_scope: if raw.identity_scope.as_deref() == Some("EUID") {
                 IdentityScope::Euid

@@ -43,7 +43,7 @@ impl std::fmt::Debug for TokenGenerateInput {
 
 impl TokenGenerateInput {
     fn new(identity: Identity) -> Self {
-        TokenGenerateInput {
+        Self {
             identity,
             hash: true,
             tcf_consent_string: None,
@@ -131,24 +131,22 @@ impl TokenResponse {
     /// The identity, when the answer is `Success`.
     pub fn identity(&self) -> Option<&IdentityTokens> {
         match self {
-            TokenResponse::Success(t) => Some(t),
+            Self::Success(t) => Some(t),
             _ => None,
         }
     }
 
     /// Whether the user opted out.
     pub fn is_optout(&self) -> bool {
-        matches!(self, TokenResponse::OptOut)
+        matches!(self, Self::OptOut)
     }
 
     /// Reads a decrypted `/v2/token/generate` answer.
     pub fn from_generate(response: ResponseJson) -> Result<Self, ClientError> {
         match response.status.as_str() {
-            "success" => Ok(TokenResponse::Success(IdentityTokens::from_value(
-                response.body,
-            )?)),
-            "optout" => Ok(TokenResponse::OptOut),
-            "insufficient_user_consent" => Ok(TokenResponse::InsufficientUserConsent),
+            "success" => Ok(Self::Success(IdentityTokens::from_value(response.body)?)),
+            "optout" => Ok(Self::OptOut),
+            "insufficient_user_consent" => Ok(Self::InsufficientUserConsent),
             _ => Err(ClientError::UnexpectedStatus(response.status)),
         }
     }
@@ -162,9 +160,9 @@ impl TokenResponse {
                 if !tokens.is_refreshable(now_ms) {
                     return Err(ClientError::NotRefreshable);
                 }
-                Ok(TokenResponse::Success(tokens))
+                Ok(Self::Success(tokens))
             }
-            "optout" => Ok(TokenResponse::OptOut),
+            "optout" => Ok(Self::OptOut),
             _ => Err(ClientError::UnexpectedStatus(response.status)),
         }
     }
@@ -201,7 +199,7 @@ impl std::fmt::Debug for IdentityTokens {
 impl IdentityTokens {
     fn from_value(body: serde_json::Value) -> Result<Self, ClientError> {
         // serde's messages could quote a token: keep only missing-field names.
-        IdentityTokens::deserialize(body).map_err(|e| {
+        Self::deserialize(body).map_err(|e| {
             let msg = e.to_string();
             ClientError::invalid(if msg.starts_with("missing field") {
                 msg

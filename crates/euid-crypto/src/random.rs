@@ -107,7 +107,7 @@ impl Batched for BatchedOsRandom {
     }
 
     fn refill(&mut self) {
-        BatchedOsRandom::refill(self)
+        Self::refill(self)
     }
 
     fn seeded_in(&mut self) -> &mut u32 {
@@ -230,7 +230,7 @@ impl Batched for FastRandom {
     }
 
     fn refill(&mut self) {
-        FastRandom::refill(self)
+        Self::refill(self)
     }
 
     fn seeded_in(&mut self) -> &mut u32 {

@@ -103,20 +103,20 @@ pub enum ApiError {
 impl ApiError {
     /// The refresh answer for a token that is not valid: the texts depend on whether a valid
     /// API key came with the request (`wire.md` §1.3).
-    pub const fn refresh_invalid(authenticated: bool) -> ApiError {
+    pub const fn refresh_invalid(authenticated: bool) -> Self {
         if authenticated {
-            ApiError::RefreshInvalidToken
+            Self::RefreshInvalidToken
         } else {
-            ApiError::RefreshFailed
+            Self::RefreshFailed
         }
     }
 
     /// The refresh answer for an expired token, by whether a valid API key came along.
-    pub const fn refresh_expired(authenticated: bool) -> ApiError {
+    pub const fn refresh_expired(authenticated: bool) -> Self {
         if authenticated {
-            ApiError::RefreshExpiredToken
+            Self::RefreshExpiredToken
         } else {
-            ApiError::RefreshFailed
+            Self::RefreshFailed
         }
     }
 
@@ -159,12 +159,12 @@ impl ApiError {
 }
 
 impl From<ApiError> for ApiResponse {
-    fn from(error: ApiError) -> ApiResponse {
+    fn from(error: ApiError) -> Self {
         let body = match error.message() {
             Some(m) => serde_json::json!({ "status": error.status(), "message": m }),
             None => serde_json::json!({ "status": error.status() }),
         };
-        ApiResponse {
+        Self {
             http_status: error.http_status(),
             content_type: JSON,
             body: body.to_string().into_bytes(),
@@ -225,7 +225,7 @@ pub enum HealthProblem {
 
 impl HealthProblem {
     /// The `/ops/healthcheck` answer: 200 `OK`, or 503 with the problem, as plain text.
-    pub fn healthcheck(problem: Option<&HealthProblem>) -> ApiResponse {
+    pub fn healthcheck(problem: Option<&Self>) -> ApiResponse {
         let (http_status, body) = match problem {
             None => (200, "OK".to_owned()),
             Some(p) => (503, p.to_string()),

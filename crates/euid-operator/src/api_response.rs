@@ -33,7 +33,7 @@ pub const TEXT: &str = "text/plain";
 pub const OCTET_STREAM: &str = "application/octet-stream";
 
 impl ApiResponse {
-    pub(crate) fn with_site(mut self, site_id: Option<i32>) -> ApiResponse {
+    pub(crate) fn with_site(mut self, site_id: Option<i32>) -> Self {
         self.site_id = site_id;
         self
     }

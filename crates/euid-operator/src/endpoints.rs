@@ -511,9 +511,8 @@ pub(crate) fn identity_map(snapshot: &Snapshot, optouts: &dyn OptOutStore, json:
             Some(_) => return Err(ApiError::NotAnArray { field: name }),
         }
     }
-    let (kind, items) = match (count, chosen) {
-        (1, Some(c)) => c,
-        _ => return Err(ApiError::ExactlyOneIdentity),
+    let (1, Some((kind, items))) = (count, chosen) else {
+        return Err(ApiError::ExactlyOneIdentity);
     };
     if items.len() > MAX_IDENTITY_MAP_ITEMS {
         return Err(ApiError::TooManyIdentities);

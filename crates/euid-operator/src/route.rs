@@ -31,49 +31,49 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 9] = [
-        Endpoint::TokenGenerate,
-        Endpoint::TokenRefresh,
-        Endpoint::TokenValidate,
-        Endpoint::TokenLogout,
-        Endpoint::KeyBidstream,
-        Endpoint::KeySharing,
-        Endpoint::IdentityMap,
-        Endpoint::OptoutStatus,
-        Endpoint::ClientGenerate,
+    pub const ALL: [Self; 9] = [
+        Self::TokenGenerate,
+        Self::TokenRefresh,
+        Self::TokenValidate,
+        Self::TokenLogout,
+        Self::KeyBidstream,
+        Self::KeySharing,
+        Self::IdentityMap,
+        Self::OptoutStatus,
+        Self::ClientGenerate,
     ];
 
     /// The URL path.
     pub const fn path(self) -> &'static str {
         match self {
-            Endpoint::TokenGenerate => "/v2/token/generate",
-            Endpoint::TokenRefresh => "/v2/token/refresh",
-            Endpoint::TokenValidate => "/v2/token/validate",
-            Endpoint::TokenLogout => "/v2/token/logout",
-            Endpoint::KeyBidstream => "/v2/key/bidstream",
-            Endpoint::KeySharing => "/v2/key/sharing",
-            Endpoint::IdentityMap => "/v2/identity/map",
-            Endpoint::OptoutStatus => "/v2/optout/status",
-            Endpoint::ClientGenerate => "/v2/token/client-generate",
+            Self::TokenGenerate => "/v2/token/generate",
+            Self::TokenRefresh => "/v2/token/refresh",
+            Self::TokenValidate => "/v2/token/validate",
+            Self::TokenLogout => "/v2/token/logout",
+            Self::KeyBidstream => "/v2/key/bidstream",
+            Self::KeySharing => "/v2/key/sharing",
+            Self::IdentityMap => "/v2/identity/map",
+            Self::OptoutStatus => "/v2/optout/status",
+            Self::ClientGenerate => "/v2/token/client-generate",
         }
     }
 
     /// The roles of which the caller needs any one (`wire.md` §7); empty = no API key needed.
     pub const fn roles(self) -> &'static [Role] {
         match self {
-            Endpoint::TokenGenerate | Endpoint::TokenValidate => &[Role::Generator],
-            Endpoint::TokenRefresh | Endpoint::ClientGenerate => &[],
-            Endpoint::TokenLogout => &[Role::Optout],
-            Endpoint::KeyBidstream => &[Role::IdReader],
-            Endpoint::KeySharing => &[Role::Sharer, Role::IdReader],
-            Endpoint::IdentityMap => &[Role::Mapper],
-            Endpoint::OptoutStatus => &[Role::Mapper, Role::Sharer, Role::IdReader],
+            Self::TokenGenerate | Self::TokenValidate => &[Role::Generator],
+            Self::TokenRefresh | Self::ClientGenerate => &[],
+            Self::TokenLogout => &[Role::Optout],
+            Self::KeyBidstream => &[Role::IdReader],
+            Self::KeySharing => &[Role::Sharer, Role::IdReader],
+            Self::IdentityMap => &[Role::Mapper],
+            Self::OptoutStatus => &[Role::Mapper, Role::Sharer, Role::IdReader],
         }
     }
 
     /// Whether it reads the request's `Origin` (client-side generation checks it against the
     /// keypair's domain names).
     pub const fn reads_origin(self) -> bool {
-        matches!(self, Endpoint::ClientGenerate)
+        matches!(self, Self::ClientGenerate)
     }
 }

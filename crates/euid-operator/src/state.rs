@@ -24,7 +24,7 @@ use crate::snapshot::{token_config, Snapshot, TestIdentities};
 
 impl Snapshot {
     /// Loads a snapshot from a data directory.
-    pub fn load(dir: &DataDir, config: Arc<OperatorConfig>) -> Result<Snapshot, DataDirError> {
+    pub fn load(dir: &DataDir, config: Arc<OperatorConfig>) -> Result<Self, DataDirError> {
         Self::from_parts(
             euid_store::SnapshotSource::load_snapshot(&DataDirStore::new(dir.clone()))?,
             config,
@@ -36,7 +36,7 @@ impl Snapshot {
     pub fn from_parts(
         parts: StoreSnapshot,
         config: Arc<OperatorConfig>,
-    ) -> Result<Snapshot, DataDirError> {
+    ) -> Result<Self, DataDirError> {
         let StoreSnapshot {
             keys,
             salts,
@@ -59,7 +59,7 @@ impl Snapshot {
             max_future_ms: skew_ms,
         };
         let test_identities = TestIdentities::new(&salts);
-        Ok(Snapshot {
+        Ok(Self {
             config,
             clients,
             keys,
@@ -131,7 +131,7 @@ impl std::fmt::Debug for Operator {
 
 impl Operator {
     /// The operator with `log` as its access log (the default writes none).
-    pub fn with_access_log(mut self, log: AccessLog) -> Operator {
+    pub fn with_access_log(mut self, log: AccessLog) -> Self {
         self.access_log = log;
         self
     }
@@ -146,7 +146,7 @@ impl Operator {
         data_dir: DataDir,
         config: Arc<OperatorConfig>,
         optouts: Arc<dyn OptOutStore>,
-    ) -> Result<Operator, DataDirError> {
+    ) -> Result<Self, DataDirError> {
         Self::from_store(Arc::new(DataDirStore::new(data_dir)), config, optouts)
     }
 
@@ -155,11 +155,11 @@ impl Operator {
         store: Arc<dyn euid_store::Store>,
         config: Arc<OperatorConfig>,
         optouts: Arc<dyn OptOutStore>,
-    ) -> Result<Operator, DataDirError> {
+    ) -> Result<Self, DataDirError> {
         let token = store.change_token();
         let snapshot = Snapshot::from_parts(store.load_snapshot()?, config.clone())?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Ok(Operator {
+        Ok(Self {
             snapshot: ArcSwap::from_pointee(snapshot),
             optouts,
             metrics: Metrics::default(),

@@ -555,7 +555,7 @@ fn hostile_json_inside_valid_envelopes() {
     .iter()
     .map(|s| s.as_bytes().to_vec())
     .collect();
-    not_objects.push(deep_arrays.clone().into_bytes());
+    not_objects.push(deep_arrays.into_bytes());
     not_objects.push(deep_closed.clone().into_bytes());
     not_objects.push(vec![0xFF, 0xFE, b'{', b'}']);
     not_objects.push(b"{\"email\":\"a@b.com\"}\0".to_vec());
@@ -587,7 +587,7 @@ fn hostile_json_inside_valid_envelopes() {
     let cases: Vec<(&str, String, Want<'_>)> = vec![
         (
             GENERATE,
-            nested_email_arrays.clone(),
+            nested_email_arrays,
             Want::Error("Invalid Identifier"),
         ),
         (
@@ -612,7 +612,7 @@ fn hostile_json_inside_valid_envelopes() {
         ),
         (
             "/v2/key/sharing",
-            nested_email_objects.clone(),
+            nested_email_objects,
             Want::Status("success"),
         ),
         (GENERATE, huge_email, Want::Error("Invalid Identifier")),
@@ -1297,7 +1297,7 @@ fn client_generate_refuses_malformed_requests() {
     // A duplicate field is not JSON serde accepts for a struct.
     let dup = format!(
         r#"{{"iv":"x",{}}}"#,
-        &serde_json::Value::Object(good.clone()).to_string()[1..].trim_end_matches('}')
+        &serde_json::Value::Object(good).to_string()[1..].trim_end_matches('}')
     );
     post(dup.as_bytes()).assert_error(400, "client_error", Some(required));
     assert_still_serving(&client);

@@ -39,7 +39,7 @@ fn unknown_disabled_or_malformed_keys_get_401() {
         "Bearer EUID-C-L-999-AAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_owned(),
         format!("Bearer  {good}"),
         format!("Basic {good}"),
-        good.clone(),
+        good,
         "Bearer".to_owned(),
     ];
     for auth in &cases {

@@ -383,7 +383,7 @@ impl CustomServer {
                 let _ = rx.await;
             },
         ));
-        CustomServer {
+        Self {
             runtime,
             stop: Some(tx),
             task: Some(task),

@@ -30,29 +30,29 @@ pub enum Role {
 
 impl Role {
     /// Every role, in the order written to `clients.json`.
-    pub const ALL: [Role; 5] = [
-        Role::Generator,
-        Role::Mapper,
-        Role::IdReader,
-        Role::Sharer,
-        Role::Optout,
+    pub const ALL: [Self; 5] = [
+        Self::Generator,
+        Self::Mapper,
+        Self::IdReader,
+        Self::Sharer,
+        Self::Optout,
     ];
 
     /// The role's name in `clients.json`.
     pub const fn name(self) -> &'static str {
         match self {
-            Role::Generator => "GENERATOR",
-            Role::Mapper => "MAPPER",
-            Role::IdReader => "ID_READER",
-            Role::Sharer => "SHARER",
-            Role::Optout => "OPTOUT",
+            Self::Generator => "GENERATOR",
+            Self::Mapper => "MAPPER",
+            Self::IdReader => "ID_READER",
+            Self::Sharer => "SHARER",
+            Self::Optout => "OPTOUT",
         }
     }
 
     /// The role for a name; `None` for roles this operator does not use (they are kept
     /// in the file but grant nothing here).
-    pub fn from_name(name: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.name() == name)
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.name() == name)
     }
 
     const fn bit(self) -> u8 {
@@ -66,11 +66,11 @@ pub struct RoleSet(u8);
 
 impl RoleSet {
     /// Every role.
-    pub const ALL: RoleSet = RoleSet(0b1_1111);
+    pub const ALL: Self = Self(0b1_1111);
 
     /// The set of the given roles.
-    pub fn of(roles: &[Role]) -> RoleSet {
-        RoleSet(roles.iter().fold(0, |acc, r| acc | r.bit()))
+    pub fn of(roles: &[Role]) -> Self {
+        Self(roles.iter().fold(0, |acc, r| acc | r.bit()))
     }
 
     /// Whether `role` is in the set.

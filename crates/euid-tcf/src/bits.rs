@@ -258,7 +258,7 @@ pub(crate) struct BitWriter {
 
 impl BitWriter {
     pub(crate) fn new() -> Self {
-        BitWriter::default()
+        Self::default()
     }
 
     /// Appends the low `n` (≤ 64) bits of `value`.

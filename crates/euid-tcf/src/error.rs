@@ -17,10 +17,10 @@ pub enum Segment {
 impl core::fmt::Display for Segment {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
-            Segment::Core => "core",
-            Segment::DisclosedVendors => "disclosed vendors",
-            Segment::AllowedVendors => "allowed vendors",
-            Segment::PublisherTc => "publisher TC",
+            Self::Core => "core",
+            Self::DisclosedVendors => "disclosed vendors",
+            Self::AllowedVendors => "allowed vendors",
+            Self::PublisherTc => "publisher TC",
         })
     }
 }
@@ -44,11 +44,11 @@ pub enum VendorList {
 impl core::fmt::Display for VendorList {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
-            VendorList::VendorConsents => "vendor consents",
-            VendorList::VendorLegitimateInterests => "vendor legitimate interests",
-            VendorList::PublisherRestriction => "publisher restriction",
-            VendorList::DisclosedVendors => "disclosed vendors",
-            VendorList::AllowedVendors => "allowed vendors",
+            Self::VendorConsents => "vendor consents",
+            Self::VendorLegitimateInterests => "vendor legitimate interests",
+            Self::PublisherRestriction => "publisher restriction",
+            Self::DisclosedVendors => "disclosed vendors",
+            Self::AllowedVendors => "allowed vendors",
         })
     }
 }

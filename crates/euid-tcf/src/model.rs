@@ -18,7 +18,7 @@ pub struct VendorSet {
 impl VendorSet {
     /// The empty set.
     pub fn new() -> Self {
-        VendorSet::default()
+        Self::default()
     }
 
     /// Builds a set from inclusive ranges in any order, overlapping or not. Empty ranges
@@ -49,7 +49,7 @@ impl VendorSet {
         if merged.capacity() > merged.len() * 2 + 4 {
             merged.shrink_to_fit();
         }
-        VendorSet { ranges: merged }
+        Self { ranges: merged }
     }
 
     /// Whether `id` is in the set.
@@ -301,7 +301,7 @@ impl TcfModel {
 impl Default for TcfModel {
     /// A version-2 model with every field zero or empty, letters `AA`, and no optional segments.
     fn default() -> Self {
-        TcfModel {
+        Self {
             version: 2,
             created: 0,
             last_updated: 0,

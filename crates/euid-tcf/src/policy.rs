@@ -23,7 +23,7 @@ pub struct ConsentPolicy {
 impl Default for ConsentPolicy {
     /// Vendor 21, purposes 1, 2, 3, 4, 7, 10.
     fn default() -> Self {
-        ConsentPolicy {
+        Self {
             vendor_id: 21,
             purposes: vec![1, 2, 3, 4, 7, 10],
         }
@@ -45,14 +45,14 @@ pub enum ConsentVerdict {
 impl ConsentVerdict {
     /// Whether a token may be issued.
     pub fn is_sufficient(&self) -> bool {
-        matches!(self, ConsentVerdict::Sufficient)
+        matches!(self, Self::Sufficient)
     }
 }
 
 impl ConsentPolicy {
     /// A policy for `vendor_id` requiring `purposes`.
     pub fn new(vendor_id: u16, purposes: impl Into<Vec<u8>>) -> Self {
-        ConsentPolicy {
+        Self {
             vendor_id,
             purposes: purposes.into(),
         }

@@ -80,17 +80,17 @@ pub struct TcString<'a> {
 impl<'a> TcString<'a> {
     /// Parses and validates a TC string (version 2; see the crate docs for which edge cases
     /// are accepted). Cost is linear in the length of `text`, whatever its fields claim.
-    pub fn parse(text: &'a str) -> Result<TcString<'a>, TcfError> {
+    pub fn parse(text: &'a str) -> Result<Self, TcfError> {
         Self::parse_inner(text, None)
     }
 
     /// As [`parse`](Self::parse), also recording whether `vendor` has consent and legitimate
     /// interest during the validating pass, so that asking for it afterwards is free.
-    pub(crate) fn parse_probing(text: &'a str, vendor: u16) -> Result<TcString<'a>, TcfError> {
+    pub(crate) fn parse_probing(text: &'a str, vendor: u16) -> Result<Self, TcfError> {
         Self::parse_inner(text, Some(vendor))
     }
 
-    fn parse_inner(text: &'a str, probe_vendor: Option<u16>) -> Result<TcString<'a>, TcfError> {
+    fn parse_inner(text: &'a str, probe_vendor: Option<u16>) -> Result<Self, TcfError> {
         // Like Java's `String.split`, trailing empty parts are dropped: `core.` is valid.
         let text = text.trim_end_matches('.');
         if text.is_empty() {

@@ -187,7 +187,7 @@ proptest! {
                 VendorSet::from_ranges(m.vendor_legitimate_interests.ranges().chain([vendor..=vendor]));
         }
         let text = encode(&m).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        for policy in [ConsentPolicy::default(), ConsentPolicy::new(vendor, purposes.clone())] {
+        for policy in [ConsentPolicy::default(), ConsentPolicy::new(vendor, purposes)] {
             prop_assert_eq!(policy.evaluate(&text), Ok(expected_verdict(&policy, &m)));
         }
     }

@@ -29,8 +29,8 @@ pub struct ApiClient {
 
 impl ApiClient {
     /// A client with `api_key` and the base64 secret `secret_b64`.
-    pub fn new(addr: SocketAddr, api_key: &str, secret_b64: &str) -> ApiClient {
-        ApiClient {
+    pub fn new(addr: SocketAddr, api_key: &str, secret_b64: &str) -> Self {
+        Self {
             addr,
             api_key: api_key.to_owned(),
             secret: ClientSecret::from_base64(secret_b64).expect("secret"),
@@ -38,8 +38,8 @@ impl ApiClient {
     }
 
     /// The server's demo client.
-    pub fn demo(server: &TestServer) -> ApiClient {
-        ApiClient::new(
+    pub fn demo(server: &TestServer) -> Self {
+        Self::new(
             server.addr,
             &server.demo.api_key,
             &server.demo.client_secret,

@@ -28,7 +28,7 @@ impl SpawnedOperator {
         data_dir: &Path,
         args: &[&str],
         envs: &[(&str, &str)],
-    ) -> SpawnedOperator {
+    ) -> Self {
         let mut command = Command::new(bin);
         command
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
@@ -78,7 +78,7 @@ impl SpawnedOperator {
             .trim()
             .parse()
             .expect("address");
-        SpawnedOperator {
+        Self {
             child,
             addr,
             readers: vec![stdout_reader, stderr_reader],

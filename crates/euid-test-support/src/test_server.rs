@@ -28,16 +28,16 @@ pub struct TestServer {
 
 impl TestServer {
     /// Starts a server on a fresh temporary data directory.
-    pub fn start(config: OperatorConfig) -> TestServer {
+    pub fn start(config: OperatorConfig) -> Self {
         let temp_dir = tempfile::tempdir().expect("temp dir");
-        let mut server = TestServer::start_in(temp_dir.path(), config);
+        let mut server = Self::start_in(temp_dir.path(), config);
         server._temp_dir = Some(temp_dir);
         server
     }
 
     /// Starts a server on the data directory `dir` (created if missing), which the caller
     /// keeps.
-    pub fn start_in(dir: &Path, config: OperatorConfig) -> TestServer {
+    pub fn start_in(dir: &Path, config: OperatorConfig) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -54,7 +54,7 @@ impl TestServer {
             .expect("server starts");
         let addr = server.local_addr();
         let demo = server.demo_client().cloned().expect("demo client");
-        TestServer {
+        Self {
             runtime,
             server: Some(server),
             addr,

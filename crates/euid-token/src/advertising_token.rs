@@ -61,7 +61,7 @@ pub struct OperatorIdentity {
 
 impl OperatorIdentity {
     /// What the live public operator writes: site 0, type 1 (service), version 0, key 0.
-    pub const SERVICE: OperatorIdentity = OperatorIdentity {
+    pub const SERVICE: Self = Self {
         site_id: 0,
         operator_type: 1,
         version: 0,

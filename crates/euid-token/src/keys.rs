@@ -82,8 +82,8 @@ impl Key {
         activates: i64,
         expires: i64,
         secret: AesGcmKey,
-    ) -> Key {
-        Key {
+    ) -> Self {
+        Self {
             id,
             keyset_id,
             created,
@@ -141,7 +141,7 @@ impl Key {
 
 impl Clone for Key {
     fn clone(&self) -> Self {
-        Key::new(
+        Self::new(
             self.id,
             self.keyset_id,
             self.created,
@@ -251,7 +251,7 @@ pub struct KeyStore {
 impl KeyStore {
     /// Builds a snapshot. Keys may belong to keysets that are not listed (they are found by
     /// id and by keyset id all the same).
-    pub fn new(keysets: Vec<Keyset>, keys: Vec<Key>) -> Result<KeyStore, KeyStoreError> {
+    pub fn new(keysets: Vec<Keyset>, keys: Vec<Key>) -> Result<Self, KeyStoreError> {
         let mut seen = IdMap::default();
         let mut site_default = IdMap::default();
         for (i, ks) in keysets.iter().enumerate() {
@@ -277,7 +277,7 @@ impl KeyStore {
         for list in by_keyset.values_mut() {
             list.sort_by_key(|&i| (keys[i].activates, keys[i].id));
         }
-        Ok(KeyStore {
+        Ok(Self {
             keysets,
             keys,
             key_index,
@@ -289,10 +289,7 @@ impl KeyStore {
 
     /// Reads the live operator's `keysets.json` (array of keysets) and `keyset_keys.json`
     /// (array of `{id, keyset_id, created, activates, expires, secret}`, times in seconds).
-    pub fn from_json(
-        keysets_json: &[u8],
-        keyset_keys_json: &[u8],
-    ) -> Result<KeyStore, KeyStoreError> {
+    pub fn from_json(keysets_json: &[u8], keyset_keys_json: &[u8]) -> Result<Self, KeyStoreError> {
         let keysets: Vec<Keyset> =
             serde_json::from_slice(keysets_json).map_err(|e| KeyStoreError::Json {
                 file: "keysets.json",
@@ -322,7 +319,7 @@ impl KeyStore {
                 secret,
             ));
         }
-        KeyStore::new(keysets, keys)
+        Self::new(keysets, keys)
     }
 
     /// Writes both files: (`keysets.json`, `keyset_keys.json`), the inverse of

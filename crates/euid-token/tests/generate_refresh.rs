@@ -515,7 +515,7 @@ fn inner_refresh_token_layout() {
     let dbg = format!("{token:?}");
     assert!(dbg.contains("<redacted>") && !dbg.contains("171, 171"));
     // The header prefix byte is checked against the authenticated copy.
-    let mut flipped = bytes.clone();
+    let mut flipped = bytes;
     flipped[0] = 0x13;
     assert!(decode_refresh_token(&keys, &STANDARD.encode(&flipped)).is_err());
 }

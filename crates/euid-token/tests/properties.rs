@@ -95,7 +95,7 @@ proptest! {
         let opened = open_refresh_envelope(&keys, &t.refresh_token).unwrap();
         prop_assert_eq!(opened.token.first_level_hash, flh);
         prop_assert_eq!((opened.token.site_id, opened.token.key_id), (site, ids[1]));
-        prop_assert_eq!(opened.refresh_response_key.expose_secret_base64(), t.refresh_response_key.clone());
+        prop_assert_eq!(opened.refresh_response_key.expose_secret_base64(), t.refresh_response_key);
 
         let later = now + 86_400_000;
         match gen.refresh(&keys, &salts, &t.refresh_token, later, &mut CountingRandom(seed ^ 0xFF)) {

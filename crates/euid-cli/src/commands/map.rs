@@ -362,7 +362,7 @@ struct Progress {
 
 impl Progress {
     fn new(total_bytes: Option<u64>, enabled: bool) -> Self {
-        Progress {
+        Self {
             enabled,
             total_bytes,
             start: Instant::now(),

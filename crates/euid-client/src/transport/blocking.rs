@@ -54,7 +54,7 @@ impl Transport {
             .http_status_as_error(false)
             .timeout_global(Some(config.timeout))
             .build();
-        Transport {
+        Self {
             base_url,
             auth_header,
             agent: ureq::Agent::new_with_config(agent_config),

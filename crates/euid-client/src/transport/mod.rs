@@ -38,7 +38,7 @@ pub struct TransportConfig {
 
 impl Default for TransportConfig {
     fn default() -> Self {
-        TransportConfig {
+        Self {
             timeout: Duration::from_secs(10),
             max_retries: 3,
             initial_backoff: Duration::from_millis(200),

@@ -66,7 +66,7 @@ impl AsyncTransport {
         } else {
             format!("{authority}:80")
         };
-        Ok(AsyncTransport {
+        Ok(Self {
             authority: authority.to_owned(),
             connect_to,
             path_prefix: path_prefix.to_owned(),
