@@ -9,9 +9,7 @@
 //! Without the interop venv these tests fail; outside CI, `EUID_SKIP_INTEROP=1` makes them
 //! skip with a notice instead.
 
-use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -20,32 +18,12 @@ use euid_client::{
     decrypt_token, encrypt_raw_uid, ClientSecret, ClientType, DecryptionStatus, EnvelopeRequest,
     KeySnapshot, SharingClient,
 };
-use euid_test_support::{interop_python, now_ms, TestServer};
+use euid_test_support::{interop_python, now_ms, run_interop_script, TestServer};
 use serde_json::{json, Value};
 
-fn sdk(python: &PathBuf, command: &str, request: &Value) -> Vec<Value> {
+fn sdk(python: &std::path::Path, command: &str, request: &Value) -> Vec<Value> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/sdk_client.py");
-    let mut child = Command::new(python)
-        .arg(&script)
-        .arg(command)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the interop Python");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(request.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "sdk_client.py {command} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    match serde_json::from_slice(&out.stdout).unwrap() {
+    match run_interop_script(python, &script, command, request) {
         Value::Array(answers) => answers,
         other => panic!("not a list: {other}"),
     }

@@ -99,6 +99,43 @@ fn decide(
     ))
 }
 
+/// Runs an interop script (`tests/interop/*.py`) with `python`: `script COMMAND`, `request` as
+/// JSON on stdin, one JSON value back on stdout. Panics, with the script's stderr, when it
+/// fails or prints something else.
+pub fn run_interop_script(
+    python: &std::path::Path,
+    script: &std::path::Path,
+    command: &str,
+    request: &serde_json::Value,
+) -> serde_json::Value {
+    use std::io::Write as _;
+    let mut child = Command::new(python)
+        .arg(script)
+        .arg(command)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the interop Python");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = request.to_string();
+    // Written from a thread: the script may fill its stdout pipe before reading all of stdin.
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().expect("the interop Python runs");
+    writer
+        .join()
+        .expect("writer")
+        .expect("write to the interop Python");
+    let name = script.file_name().unwrap_or_default().to_string_lossy();
+    assert!(
+        out.status.success(),
+        "{name} {command} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{name} {command} printed no JSON value: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::decide;

@@ -7,13 +7,11 @@
 //! Without the interop venv these tests fail; outside CI, `EUID_SKIP_INTEROP=1` makes them
 //! skip with a notice instead.
 
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use euid_crypto::BatchedOsRandom;
 use euid_test_support::{
-    interop_python, key_store, now_ms, repo_root, salt_store, SITE, SITE_KEYSET,
+    interop_python, key_store, now_ms, repo_root, run_interop_script, salt_store, SITE, SITE_KEYSET,
 };
 use euid_token::*;
 use serde_json::{json, Value};
@@ -24,28 +22,12 @@ fn python() -> Option<std::path::PathBuf> {
 }
 
 fn sdk(python: &Path, command: &str, request: &Value) -> Value {
-    let script = repo_root().join("tests/interop/sdk_token.py");
-    let mut child = Command::new(python)
-        .arg(&script)
-        .arg(command)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the interop Python");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(request.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "sdk_token.py {command} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    run_interop_script(
+        python,
+        &repo_root().join("tests/interop/sdk_token.py"),
+        command,
+        request,
+    )
 }
 
 /// A `/v2/key/sharing`-shaped body for site `SITE`: master and site keys (never the refresh
