@@ -14,8 +14,8 @@ use euid_cstg::DecodedRequest;
 use euid_normalize::{IdentityHash, IdentityInput, IdentityType};
 use euid_tcf::ConsentVerdict;
 use euid_token::{
-    decode_advertising_token, first_level_hash, raw_uid, GenerateRequest, IdentityScope,
-    IdentityTokens, Keyset, MASTER_KEYSET_ID, MASTER_KEYSET_ID_FOR_SDKS, PRIVACY_BITS_CLIENT_SIDE,
+    decode_advertising_token, first_level_hash, GenerateRequest, IdentityScope, IdentityTokens,
+    Keyset, MASTER_KEYSET_ID, MASTER_KEYSET_ID_FOR_SDKS, PRIVACY_BITS_CLIENT_SIDE,
     PRIVACY_BITS_GENERATE, REFRESH_KEYSET_ID,
 };
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -299,12 +299,7 @@ pub fn validate(snapshot: &Snapshot, client: &Client, json: &[u8], now_ms: i64) 
         return Err(ApiError::ValidateOtherSite);
     }
     let flh = first_level_hash(identity.as_bytes(), &snapshot.salts);
-    let uid = raw_uid(
-        &flh,
-        IdentityScope::Euid,
-        identity.identity_type(),
-        &snapshot.salts,
-    );
+    let uid = snapshot.raw_uid(&flh, identity.identity_type());
     let matches = uid.as_bytes() == decoded.raw_uid.as_bytes();
     Ok(success(serde_json::Value::Bool(matches)))
 }
@@ -314,12 +309,7 @@ pub fn logout(snapshot: &Snapshot, optouts: &dyn OptOutStore, json: &[u8], now_m
     let req = parse_dii(json)?;
     let identity = one_identity(&req)?;
     let flh = first_level_hash(identity.as_bytes(), &snapshot.salts);
-    let uid = raw_uid(
-        &flh,
-        IdentityScope::Euid,
-        identity.identity_type(),
-        &snapshot.salts,
-    );
+    let uid = snapshot.raw_uid(&flh, identity.identity_type());
     optouts
         .record(&OptOutRecord {
             first_level_hash: flh,
@@ -540,7 +530,7 @@ pub fn identity_map(snapshot: &Snapshot, optouts: &dyn OptOutStore, json: &[u8])
         } else {
             IdentityType::Phone
         };
-        let uid = raw_uid(&flh, IdentityScope::Euid, identity_type, &snapshot.salts);
+        let uid = snapshot.raw_uid(&flh, identity_type);
         mapped.push(serde_json::json!({
             "identifier": item,
             "advertising_id": uid.to_base64(),

@@ -2,6 +2,8 @@
 
 mod common;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use common::*;
 use euid_operator::clients::Role;
 use euid_operator::OperatorConfig;
@@ -97,7 +99,8 @@ fn identity_map_echoes_identifiers_and_reports_optouts() {
     assert_eq!(mapped.len(), 1, "{out}");
     assert_eq!(mapped[0]["identifier"], "TEst.TEST@Test.com ");
     let uid = mapped[0]["advertising_id"].as_str().unwrap();
-    assert!(uid.starts_with('E'), "{uid}");
+    // The live default (`identity_v3` off): a 32-byte v2 raw UID, no scope/type prefix.
+    assert_eq!(STANDARD.decode(uid).unwrap().len(), 32, "{uid}");
     assert!(!mapped[0]["bucket_id"].as_str().unwrap().is_empty());
     let unmapped = body["unmapped"].as_array().unwrap();
     let reasons: Vec<(String, String)> = unmapped
@@ -129,10 +132,8 @@ fn identity_map_echoes_identifiers_and_reports_optouts() {
     .unwrap();
     assert_eq!(decoded.raw_uid.to_base64(), uid);
     let phones = client.call("/v2/identity/map", r#"{"phone":["+12025550123"]}"#);
-    assert!(phones["body"]["mapped"][0]["advertising_id"]
-        .as_str()
-        .unwrap()
-        .starts_with('F'));
+    let phone_uid = phones["body"]["mapped"][0]["advertising_id"].as_str().unwrap();
+    assert_eq!(STANDARD.decode(phone_uid).unwrap().len(), 32, "{phone_uid}");
 
     let exactly_one = "Required Parameter Missing: exactly one of [email, email_hash, phone, phone_hash] must be specified";
     for (json, message) in [
