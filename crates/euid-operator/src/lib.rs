@@ -17,6 +17,7 @@ mod route;
 pub mod server;
 pub mod snapshot;
 pub mod state;
+mod utc_time;
 
 pub use access_log::{AccessLog, AccessLogMode};
 pub use api::{handle, ApiRequest, ApiResponse, Endpoint};

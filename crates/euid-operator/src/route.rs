@@ -24,6 +24,11 @@ pub enum Endpoint {
     IdentityMap,
     /// `POST /v2/optout/status`.
     OptoutStatus,
+    /// `POST /v3/identity/map`: any mix of the four identity arrays, current and previous raw
+    /// UIDs and refresh time per identity.
+    IdentityMapV3,
+    /// `POST /v2/identity/buckets`: salt buckets rotated since a time.
+    IdentityBuckets,
     /// `POST /v2/token/client-generate`: no API key and no v2 envelope; the body is the
     /// browser SDK's ECDH-sealed request and the page's `Origin` is checked.
     ClientGenerate,
@@ -31,7 +36,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 9] = [
+    pub const ALL: [Endpoint; 11] = [
         Endpoint::TokenGenerate,
         Endpoint::TokenRefresh,
         Endpoint::TokenValidate,
@@ -41,6 +46,8 @@ impl Endpoint {
         Endpoint::IdentityMap,
         Endpoint::OptoutStatus,
         Endpoint::ClientGenerate,
+        Endpoint::IdentityMapV3,
+        Endpoint::IdentityBuckets,
     ];
 
     /// The URL path.
@@ -55,6 +62,8 @@ impl Endpoint {
             Endpoint::IdentityMap => "/v2/identity/map",
             Endpoint::OptoutStatus => "/v2/optout/status",
             Endpoint::ClientGenerate => "/v2/token/client-generate",
+            Endpoint::IdentityMapV3 => "/v3/identity/map",
+            Endpoint::IdentityBuckets => "/v2/identity/buckets",
         }
     }
 
@@ -66,7 +75,9 @@ impl Endpoint {
             Endpoint::TokenLogout => &[Role::Optout],
             Endpoint::KeyBidstream => &[Role::IdReader],
             Endpoint::KeySharing => &[Role::Sharer, Role::IdReader],
-            Endpoint::IdentityMap => &[Role::Mapper],
+            Endpoint::IdentityMap | Endpoint::IdentityMapV3 | Endpoint::IdentityBuckets => {
+                &[Role::Mapper]
+            }
             Endpoint::OptoutStatus => &[Role::Mapper, Role::Sharer, Role::IdReader],
         }
     }

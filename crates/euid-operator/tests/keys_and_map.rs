@@ -132,7 +132,9 @@ fn identity_map_echoes_identifiers_and_reports_optouts() {
     .unwrap();
     assert_eq!(decoded.raw_uid.to_base64(), uid);
     let phones = client.call("/v2/identity/map", r#"{"phone":["+12025550123"]}"#);
-    let phone_uid = phones["body"]["mapped"][0]["advertising_id"].as_str().unwrap();
+    let phone_uid = phones["body"]["mapped"][0]["advertising_id"]
+        .as_str()
+        .unwrap();
     assert_eq!(STANDARD.decode(phone_uid).unwrap().len(), 32, "{phone_uid}");
 
     let exactly_one = "Required Parameter Missing: exactly one of [email, email_hash, phone, phone_hash] must be specified";
