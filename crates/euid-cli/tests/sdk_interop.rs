@@ -54,6 +54,16 @@ fn official_sdk_end_to_end() {
         .expect("operator starts");
     let demo = server.demo_client().cloned().expect("demo client");
     let base_url = format!("http://{}", server.local_addr());
+    // An opt-out for the script's v3 map to report (the SDK has no logout call).
+    let opted_out_email = "logged.out@example.org";
+    let logout = post_encrypted(
+        server.local_addr(),
+        "/v2/token/logout",
+        &format!(r#"{{"email":"{opted_out_email}"}}"#),
+        &demo.api_key,
+        &demo.client_secret,
+    );
+    assert!(String::from_utf8_lossy(&logout).contains(r#""optout":"OK""#));
 
     let output = Command::new(&python)
         .arg(repo_root().join("tests/interop/sdk_e2e.py"))
@@ -62,6 +72,7 @@ fn official_sdk_end_to_end() {
             &demo.api_key,
             &demo.client_secret,
             &demo.site_id.to_string(),
+            opted_out_email,
         ])
         .output()
         .expect("python runs");
@@ -84,6 +95,8 @@ fn official_sdk_end_to_end() {
         "test_identity_optout:optout@email.com",
         "test_identity_optout:refresh-optout@example.com",
         "sharing_encrypt",
+        "identity_map_v3",
+        "identity_buckets",
     ] {
         assert!(
             checks.iter().any(|c| c == expected),
@@ -93,7 +106,13 @@ fn official_sdk_end_to_end() {
 
     // `euid token decrypt` reads the SDK-minted sharing token with the sharing keys.
     let keys_file = data_dir.path().join("sharing-keys.json");
-    let sharing_keys = fetch_sharing_keys(server.local_addr(), &demo.api_key, &demo.client_secret);
+    let sharing_keys = post_encrypted(
+        server.local_addr(),
+        "/v2/key/sharing",
+        "",
+        &demo.api_key,
+        &demo.client_secret,
+    );
     std::fs::write(&keys_file, sharing_keys).unwrap();
     let token = results["sdk_minted_token"].as_str().unwrap();
     let decrypt = Command::new(env!("CARGO_BIN_EXE_euid"))
@@ -114,14 +133,29 @@ fn official_sdk_end_to_end() {
     rt.block_on(server.shutdown()).unwrap();
 }
 
-/// `euid encrypt-request S < /dev/null | POST /v2/key/sharing | euid decrypt-response S`.
-fn fetch_sharing_keys(addr: std::net::SocketAddr, api_key: &str, secret: &str) -> Vec<u8> {
+/// `echo JSON | euid encrypt-request S | POST PATH | euid decrypt-response S` (an empty
+/// `json` makes an envelope without JSON, as the key endpoints expect).
+fn post_encrypted(
+    addr: std::net::SocketAddr,
+    path: &str,
+    json: &str,
+    api_key: &str,
+    secret: &str,
+) -> Vec<u8> {
     use std::io::{Read, Write};
-    let envelope = Command::new(env!("CARGO_BIN_EXE_euid"))
+    let mut encrypt = Command::new(env!("CARGO_BIN_EXE_euid"))
         .args(["encrypt-request", secret])
-        .stdin(std::process::Stdio::null())
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    encrypt
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(json.as_bytes())
+        .unwrap();
+    let envelope = encrypt.wait_with_output().unwrap();
     assert!(envelope.status.success());
     let body = envelope.stdout.trim_ascii();
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
@@ -130,7 +164,7 @@ fn fetch_sharing_keys(addr: std::net::SocketAddr, api_key: &str, secret: &str) -
         .unwrap();
     write!(
         stream,
-        "POST /v2/key/sharing HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {api_key}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {api_key}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .unwrap();
