@@ -5,8 +5,8 @@
 //!
 //! Input: one selector byte, the `Content-Type` header value up to the first NUL, the
 //! `Content-Length` header value up to the next NUL, then the body.
-//! - selector bit 7 clear: the body as is, to the endpoint of the low nibble (0–8:
-//!   `Endpoint::ALL`, the last of which is client-generate; 9 and above: client-generate).
+//! - selector bit 7 clear: the body as is, to the endpoint of the low nibble (0–10:
+//!   `Endpoint::ALL`; 11 and above: client-generate).
 //! - selector bit 7 set: the body is replaced by an empty request envelope for
 //!   `/v2/key/sharing`, sealed with the demo client's secret: raw bytes (bit 0 set) or
 //!   base64 text (bit 0 clear).

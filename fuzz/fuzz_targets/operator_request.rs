@@ -2,9 +2,9 @@
 //! a 5xx: bad input is always the client's 4xx.
 //!
 //! Input: one selector byte, then the body. The selector's low nibble picks the endpoint
-//! (0–8: `Endpoint::ALL` in order — generate, refresh, validate, logout, key/bidstream,
-//! key/sharing, identity/map, optout/status, client-generate; 9 and above: client-generate
-//! too); bit 7 asks for
+//! (0–10: `Endpoint::ALL` in order — generate, refresh, validate, logout, key/bidstream,
+//! key/sharing, identity/map, optout/status, client-generate, v3 identity/map,
+//! identity/buckets; 11 and above: client-generate too); bit 7 asks for
 //! binary envelopes; bit 6 drops the `Authorization` header on refresh and the `Origin`
 //! header on client-generate. Envelope endpoints get the body sealed into a request envelope
 //! with the demo client's secret, so their JSON parsers see it; refresh and client-generate

@@ -1,6 +1,8 @@
 """End-to-end conformance run of the official uid2-client SDK against a live euid-rs operator.
 
-Usage: python sdk_e2e.py BASE_URL API_KEY CLIENT_SECRET SITE_ID
+Usage: python sdk_e2e.py BASE_URL API_KEY CLIENT_SECRET SITE_ID OPTED_OUT_EMAIL
+
+OPTED_OUT_EMAIL is an email the harness logged out before the run.
 
 Uses only the SDK's public API. Every check raises AssertionError with a reason; on success the
 script prints one JSON object on stdout (raw UIDs, tokens to cross-check with `euid`), so the
@@ -8,6 +10,8 @@ Rust harness can verify what the SDK cannot (e.g. that `euid token decrypt` read
 SDK minted).
 """
 
+import base64
+import datetime as dt
 import json
 import sys
 import time
@@ -18,11 +22,14 @@ from uid2_client import (
     DecryptionStatus,
     IdentityMapClient,
     IdentityMapInput,
+    IdentityMapV3Client,
+    IdentityMapV3Input,
     SharingClient,
     TokenGenerateInput,
     Uid2PublisherClient,
 )
 from uid2_client.identity_scope import IdentityScope
+from uid2_client.unmapped_identity_reason import UnmappedIdentityReason
 
 SUFFICIENT_TCF = "CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA"
 INSUFFICIENT_TCF = "CPehXK9PehXK9ABAMBFRACBoADAAAEJAAIYgAKwAQAKgArABAAqAAA"  # purpose 1 missing
@@ -91,6 +98,7 @@ def decrypt_everywhere(bidstream, sharing, token, site_id, label, identity_type)
 
 def main():
     base_url, api_key, secret, site_id = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    opted_out_email = sys.argv[5]
     publisher = Uid2PublisherClient(base_url, api_key, secret)
     bidstream = BidstreamClient(base_url, api_key, secret)
     sharing = SharingClient(base_url, api_key, secret)
@@ -123,11 +131,51 @@ def main():
     email_uid = email_map.mapped_identities[email].get_raw_uid()
     phone_map = mapper.generate_identity_map(IdentityMapInput.from_phones([phone]))
     phone_uid = phone_map.mapped_identities[phone].get_raw_uid()
-    check(email_uid.startswith("E"), f"EUID email raw UIDs start with 'E', got {email_uid[:4]}")
-    check(phone_uid.startswith("F"), f"EUID phone raw UIDs start with 'F', got {phone_uid[:4]}")
+    # The live default (identity_v3 off): 32-byte v2 raw UIDs, no scope/type prefix.
+    for label, uid in (("email", email_uid), ("phone", phone_uid)):
+        check(len(base64.b64decode(uid)) == 32, f"{label} raw UID is not a 32-byte v2 one: {uid}")
 
     hashed_email = TokenGenerateInput.from_email(email).get_as_json_string()
     email_hash = json.loads(hashed_email)["email_hash"]
+    phone_hash = json.loads(TokenGenerateInput.from_phone(phone).get_as_json_string())["phone_hash"]
+
+    # Identity map v3: the SDK's only binary client (octet-stream envelope both ways).
+    mapper_v3 = IdentityMapV3Client(base_url, api_key, secret)
+    v3_input = (IdentityMapV3Input.from_emails([email, opted_out_email])
+                .with_phones([phone])
+                .with_hashed_emails(["not-a-hash"])
+                .with_hashed_phones([phone_hash]))
+    v3 = mapper_v3.generate_identity_map(v3_input)
+    check(v3.is_success(), f"v3 map status {v3.status}")
+    mapped = v3.mapped_identities
+    for raw, want in ((email, email_uid), (phone, phone_uid), (phone_hash, phone_uid)):
+        check(raw in mapped, f"v3 map: {raw} not mapped ({v3.unmapped_identities.keys()})")
+        got = mapped[raw]
+        check(got.current_raw_uid == want, f"v3 map {raw}: u {got.current_raw_uid} != v2 map {want}")
+        check(got.previous_raw_uid is None, f"v3 map {raw}: p {got.previous_raw_uid} on fresh salts")
+        ahead = got.refresh_from - dt.datetime.now(tz=dt.timezone.utc)
+        check(dt.timedelta(0) < ahead <= dt.timedelta(days=1), f"v3 map {raw}: r is {got.refresh_from}")
+    unmapped = v3.unmapped_identities
+    check(unmapped["not-a-hash"].reason == UnmappedIdentityReason.INVALID_IDENTIFIER,
+          f"v3 map invalid hash: {unmapped.get('not-a-hash') and unmapped['not-a-hash'].raw_reason}")
+    check(unmapped[opted_out_email].reason == UnmappedIdentityReason.OPTOUT,
+          f"v3 map logged-out email: {unmapped.get(opted_out_email) and unmapped[opted_out_email].raw_reason}")
+    hashed_only = mapper_v3.generate_identity_map(IdentityMapV3Input.from_hashed_emails([email_hash]))
+    check(hashed_only.mapped_identities[email_hash].current_raw_uid == email_uid, "v3 map of the email hash")
+    results["checks"].append("identity_map_v3")
+
+    # Buckets: all of them since the epoch, none since the far future; the email's is listed.
+    email_bucket = email_map.mapped_identities[email].get_bucket_id()
+    buckets = mapper.get_identity_buckets(dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc))
+    check(buckets.is_success() and buckets.buckets, "buckets since 1970: none")
+    check(any(b.get_bucket_id() == email_bucket for b in buckets.buckets), "the email's bucket is not listed")
+    for b in buckets.buckets:
+        dt.datetime.strptime(b.get_last_updated(), "%Y-%m-%dT%H:%M:%S.%f")
+        check(len(b.get_last_updated()) == 23, f"last_updated {b.get_last_updated()}")
+    later = mapper.get_identity_buckets(dt.datetime(2999, 1, 1, 0, 0, 0, 123456, tzinfo=dt.timezone.utc))
+    check(later.buckets == [], "buckets since 2999: not empty")
+    results["bucket_count"] = len(buckets.buckets)
+    results["checks"].append("identity_buckets")
     cases = [
         ("email (hashed locally)", TokenGenerateInput.from_email(email), email_uid, 0),
         ("email (sent raw)", TokenGenerateInput.from_email(email).do_not_hash(), email_uid, 0),

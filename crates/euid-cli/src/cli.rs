@@ -89,6 +89,13 @@ pub(crate) enum Command {
     /// Manage an operator data directory's keys.
     #[command(subcommand, after_help = "Example:\n  euid keys rotate euid-data")]
     Keys(KeysCommand),
+
+    /// Manage an operator data directory's salts.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  euid salts rotate euid-data --fraction 0.05"
+    )]
+    Salts(SaltsCommand),
 }
 
 #[derive(Args)]
@@ -305,6 +312,23 @@ pub(crate) enum KeysCommand {
             default_value_t = euid_store::DEFAULT_KEY_LIFETIME_SECONDS
         )]
         lifetime: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SaltsCommand {
+    /// Give a random fraction of the salt buckets new salts (or new key material), keeping
+    /// the old ones as previous; prints the rotated bucket ids.
+    #[command(
+        after_help = "Examples:\n  euid salts rotate euid-data\n  euid salts rotate euid-data --fraction 0.5\n\nA running operator picks the new salts up when it reloads the data directory: /v3/identity/map then gives the rotated buckets' new raw UIDs as `u` and the old ones as `p`, and /v2/identity/buckets lists them. Opt-outs and refresh tokens keep working (both carry the first-level hash, which rotation does not change)."
+    )]
+    Rotate {
+        /// The operator data directory.
+        data_dir: PathBuf,
+        /// The fraction of buckets to rotate, between 0 and 1 (at least one bucket when
+        /// positive).
+        #[arg(long, value_name = "F", default_value_t = 0.05)]
+        fraction: f64,
     },
 }
 

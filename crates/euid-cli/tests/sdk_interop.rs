@@ -18,6 +18,16 @@ fn official_sdk_end_to_end() {
     let server = TestServer::start(OperatorConfig::default());
     let demo = &server.demo;
     let base_url = server.url();
+    // An opt-out for the script's v3 map to report (the SDK has no logout call).
+    let opted_out_email = "logged.out@example.org";
+    let logout = post_encrypted(
+        server.addr,
+        "/v2/token/logout",
+        &format!(r#"{{"email":"{opted_out_email}"}}"#),
+        &demo.api_key,
+        &demo.client_secret,
+    );
+    assert!(String::from_utf8_lossy(&logout).contains(r#""optout":"OK""#));
 
     let output = Command::new(&python)
         .arg(repo_root().join("tests/interop/sdk_e2e.py"))
@@ -26,6 +36,7 @@ fn official_sdk_end_to_end() {
             &demo.api_key,
             &demo.client_secret,
             &demo.site_id.to_string(),
+            opted_out_email,
         ])
         .output()
         .expect("python runs");
@@ -48,6 +59,8 @@ fn official_sdk_end_to_end() {
         "test_identity_optout:optout@email.com",
         "test_identity_optout:refresh-optout@example.com",
         "sharing_encrypt",
+        "identity_map_v3",
+        "identity_buckets",
     ] {
         assert!(
             checks.iter().any(|c| c == expected),
@@ -57,7 +70,13 @@ fn official_sdk_end_to_end() {
 
     // `euid token decrypt` reads the SDK-minted sharing token with the sharing keys.
     let keys_file = server.data_dir().join("sharing-keys.json");
-    let sharing_keys = fetch_sharing_keys(server.addr, &demo.api_key, &demo.client_secret);
+    let sharing_keys = post_encrypted(
+        server.addr,
+        "/v2/key/sharing",
+        "",
+        &demo.api_key,
+        &demo.client_secret,
+    );
     std::fs::write(&keys_file, sharing_keys).unwrap();
     let token = results["sdk_minted_token"].as_str().unwrap();
     let decrypt = Command::new(env!("CARGO_BIN_EXE_euid"))
@@ -76,24 +95,33 @@ fn official_sdk_end_to_end() {
     assert_eq!(decoded["scope"], "EUID");
 }
 
-/// `euid encrypt-request S < /dev/null | POST /v2/key/sharing | euid decrypt-response S`.
-fn fetch_sharing_keys(addr: std::net::SocketAddr, api_key: &str, secret: &str) -> Vec<u8> {
+/// `echo JSON | euid encrypt-request S | POST PATH | euid decrypt-response S` (an empty
+/// `json` makes an envelope without JSON, as the key endpoints expect).
+fn post_encrypted(
+    addr: std::net::SocketAddr,
+    path: &str,
+    json: &str,
+    api_key: &str,
+    secret: &str,
+) -> Vec<u8> {
     use std::io::Write;
-    let envelope = Command::new(env!("CARGO_BIN_EXE_euid"))
+    let mut encrypt = Command::new(env!("CARGO_BIN_EXE_euid"))
         .args(["encrypt-request", secret])
-        .stdin(std::process::Stdio::null())
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    encrypt
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(json.as_bytes())
+        .unwrap();
+    let envelope = encrypt.wait_with_output().unwrap();
     assert!(envelope.status.success());
     let body = envelope.stdout.trim_ascii();
     let auth = format!("Bearer {api_key}");
-    let response = http(
-        addr,
-        "POST",
-        "/v2/key/sharing",
-        &[("Authorization", &auth)],
-        body,
-    );
+    let response = http(addr, "POST", path, &[("Authorization", &auth)], body);
     assert_eq!(response.status, 200, "{}", response.text());
     let mut decrypt = Command::new(env!("CARGO_BIN_EXE_euid"))
         .args(["decrypt-response", secret])

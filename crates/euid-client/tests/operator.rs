@@ -267,14 +267,20 @@ fn identity_map_and_optout_status() {
         .unwrap();
     assert_eq!(out.mapped.len(), 1, "{out:?}");
     let kept = &out.mapped["kept@example.com"];
-    assert!(kept.raw_uid.starts_with('E') && !kept.bucket_id.is_empty());
+    // The operator's default (`identity_v3` off, as live): 32-byte v2 raw UIDs.
+    let raw_len = |b64: &str| {
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64)
+            .unwrap()
+            .len()
+    };
+    assert!(raw_len(&kept.raw_uid) == 32 && !kept.bucket_id.is_empty());
     assert_eq!(out.unmapped["Gone@Example.com"].reason, "optout");
     assert_eq!(out.unmapped["optout@example.com"].reason, "optout");
 
     let phones = map
         .generate_identity_map(&IdentityMapInput::from_phones(&["+15551234567"]).unwrap())
         .unwrap();
-    assert!(phones.mapped["+15551234567"].raw_uid.starts_with('F'));
+    assert_eq!(raw_len(&phones.mapped["+15551234567"].raw_uid), 32);
     let hashes = [euid_normalize::hash_email("kept@example.com")
         .unwrap()
         .to_base64()];

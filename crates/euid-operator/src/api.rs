@@ -126,6 +126,8 @@ pub fn handle<R: RandomSource>(
         Endpoint::KeySharing => endpoints::key_sharing(snapshot, client, now_ms),
         Endpoint::IdentityMap => endpoints::identity_map(snapshot, optouts, json),
         Endpoint::OptoutStatus => endpoints::optout_status(optouts, json),
+        Endpoint::IdentityMapV3 => endpoints::identity_map_v3(snapshot, optouts, json, now_ms),
+        Endpoint::IdentityBuckets => endpoints::identity_buckets(snapshot, json),
         // Dispatched above: they have no API key and no v2 envelope.
         Endpoint::TokenRefresh | Endpoint::ClientGenerate => Err(ApiError::Unauthorized),
     };

@@ -62,6 +62,19 @@ pub enum ApiError {
     /// 400: an identity map request over `endpoints::MAX_IDENTITY_MAP_ITEMS` identities.
     #[error("Request payload is too large: at most 5000 identities per request")]
     TooManyIdentities,
+    /// 400: `/v3/identity/map` with none of the four arrays (`{}` or no JSON).
+    #[error("Required Parameter Missing: one or more of [email, email_hash, phone, phone_hash] must be specified")]
+    NoIdentityArrays,
+    /// 400: `/v3/identity/map` JSON that is not its request shape: an unknown field, a `null`
+    /// or non-string element, a field that is not an array (the live operator's strict parse).
+    #[error("Incorrect request format")]
+    IncorrectRequestFormat,
+    /// 400: `/v2/identity/buckets` without a `since_timestamp`.
+    #[error("missing parameter since_timestamp")]
+    SinceTimestampMissing,
+    /// 400: a `since_timestamp` that is not an ISO 8601 local date-time.
+    #[error("invalid date, must conform to ISO 8601")]
+    SinceTimestampInvalid,
     /// 400: opt-out status without an `advertising_ids` array.
     #[error("Required Parameter Missing: advertising_ids")]
     AdvertisingIdsMissing,
@@ -332,6 +345,26 @@ mod tests {
                 ApiError::TooManyIdentities,
                 400,
                 r#"{"message":"Request payload is too large: at most 5000 identities per request","status":"client_error"}"#,
+            ),
+            (
+                ApiError::NoIdentityArrays,
+                400,
+                r#"{"message":"Required Parameter Missing: one or more of [email, email_hash, phone, phone_hash] must be specified","status":"client_error"}"#,
+            ),
+            (
+                ApiError::IncorrectRequestFormat,
+                400,
+                r#"{"message":"Incorrect request format","status":"client_error"}"#,
+            ),
+            (
+                ApiError::SinceTimestampMissing,
+                400,
+                r#"{"message":"missing parameter since_timestamp","status":"client_error"}"#,
+            ),
+            (
+                ApiError::SinceTimestampInvalid,
+                400,
+                r#"{"message":"invalid date, must conform to ISO 8601","status":"client_error"}"#,
             ),
             (
                 ApiError::AdvertisingIdsMissing,

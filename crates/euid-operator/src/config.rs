@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use euid_token::{IdentityConfig, IdentityEnvironment};
+use serde::{Deserialize, Deserializer};
 
 // The key lifetimes are the store's too: `euid init` and `euid keys rotate` use them.
 use euid_store::{DEFAULT_KEY_LIFETIME_SECONDS, DEFAULT_KEY_NOTICE_SECONDS};
@@ -52,6 +53,14 @@ pub struct OperatorConfig {
     pub key_lifetime_seconds: i64,
     /// How long before activation the operator adds a key, seconds. Default 3600.
     pub key_notice_seconds: i64,
+    /// `identity_v3`: 33-byte v3 raw UIDs (a scope and type prefix) instead of the 32-byte v2
+    /// ones for salted buckets, in tokens, identity maps, validate and opt-outs. Default off,
+    /// as the live operator.
+    pub identity_v3: bool,
+    /// `identity_environment`: `test`, `integ` or `prod`, carried in the v4 raw UIDs of
+    /// buckets with key material. Default `test`, as the live operator.
+    #[serde(deserialize_with = "identity_environment")]
+    pub identity_environment: IdentityEnvironment,
     /// Keys in the file this operator does not know.
     #[serde(flatten)]
     unknown: BTreeMap<String, serde_json::Value>,
@@ -76,9 +85,19 @@ impl Default for OperatorConfig {
             auto_rotate_keys: true,
             key_lifetime_seconds: DEFAULT_KEY_LIFETIME_SECONDS,
             key_notice_seconds: DEFAULT_KEY_NOTICE_SECONDS,
+            identity_v3: false,
+            identity_environment: IdentityEnvironment::Test,
             unknown: BTreeMap::new(),
         }
     }
+}
+
+/// `identity_environment` by its live name.
+fn identity_environment<'de, D: Deserializer<'de>>(d: D) -> Result<IdentityEnvironment, D::Error> {
+    let name = String::deserialize(d)?;
+    IdentityEnvironment::from_name(&name).ok_or_else(|| {
+        serde::de::Error::custom("identity_environment must be \"test\", \"integ\" or \"prod\"")
+    })
 }
 
 /// Why a configuration was rejected.
@@ -107,6 +126,15 @@ impl OperatorConfig {
         let config: Self = serde_json::from_slice(bytes)?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// How raw UIDs are derived (`identity_v3`, `identity_environment`): the one choice every
+    /// endpoint that computes a raw UID makes.
+    pub fn identity(&self) -> IdentityConfig {
+        IdentityConfig {
+            identity_v3: self.identity_v3,
+            environment: self.identity_environment,
+        }
     }
 
     /// Keys in the file that this operator ignores (for a start-up warning).
@@ -189,6 +217,37 @@ mod tests {
         assert_eq!(c.tcf_vendor_id, 21);
         assert_eq!(c.tcf_purposes, vec![1, 2, 3, 4, 7, 10]);
         assert!(!c.optout_check_on_generate);
+        assert_eq!(c.identity(), IdentityConfig::default());
+        assert!(!c.identity_v3);
+        assert_eq!(c.identity_environment, IdentityEnvironment::Test);
+    }
+
+    #[test]
+    fn identity_keys_take_the_live_names_and_values() {
+        let c = OperatorConfig::from_json(br#"{"identity_v3":true,"identity_environment":"prod"}"#)
+            .unwrap();
+        assert_eq!(
+            c.identity(),
+            IdentityConfig {
+                identity_v3: true,
+                environment: IdentityEnvironment::Prod
+            }
+        );
+        assert_eq!(c.unknown_keys().count(), 0);
+        for bad in [
+            r#"{"identity_environment":"Prod"}"#,
+            r#"{"identity_environment":"staging"}"#,
+            r#"{"identity_environment":2}"#,
+            r#"{"identity_v3":"yes"}"#,
+        ] {
+            assert!(
+                matches!(
+                    OperatorConfig::from_json(bad.as_bytes()),
+                    Err(ConfigError::Parse(_))
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -14,8 +14,8 @@ use euid_cstg::DecodedRequest;
 use euid_normalize::{IdentityHash, IdentityInput, IdentityType};
 use euid_tcf::ConsentVerdict;
 use euid_token::{
-    decode_advertising_token, first_level_hash, raw_uid, GenerateRequest, IdentityScope,
-    IdentityTokens, Keyset, MASTER_KEYSET_ID, MASTER_KEYSET_ID_FOR_SDKS, PRIVACY_BITS_CLIENT_SIDE,
+    decode_advertising_token, first_level_hash, GenerateRequest, IdentityScope, IdentityTokens,
+    Keyset, MASTER_KEYSET_ID, MASTER_KEYSET_ID_FOR_SDKS, PRIVACY_BITS_CLIENT_SIDE,
     PRIVACY_BITS_GENERATE, REFRESH_KEYSET_ID,
 };
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -299,12 +299,7 @@ pub(crate) fn validate(snapshot: &Snapshot, client: &Client, json: &[u8], now_ms
         return Err(ApiError::ValidateOtherSite);
     }
     let flh = first_level_hash(identity.as_bytes(), &snapshot.salts);
-    let uid = raw_uid(
-        &flh,
-        IdentityScope::Euid,
-        identity.identity_type(),
-        &snapshot.salts,
-    );
+    let uid = snapshot.raw_uid(&flh, identity.identity_type());
     let matches = uid.as_bytes() == decoded.raw_uid.as_bytes();
     Ok(success(serde_json::Value::Bool(matches)))
 }
@@ -319,12 +314,7 @@ pub(crate) fn logout(
     let req = parse_dii(json)?;
     let identity = one_identity(&req)?;
     let flh = first_level_hash(identity.as_bytes(), &snapshot.salts);
-    let uid = raw_uid(
-        &flh,
-        IdentityScope::Euid,
-        identity.identity_type(),
-        &snapshot.salts,
-    );
+    let uid = snapshot.raw_uid(&flh, identity.identity_type());
     optouts
         .record(&OptOutRecord {
             first_level_hash: flh,
@@ -544,7 +534,7 @@ pub(crate) fn identity_map(snapshot: &Snapshot, optouts: &dyn OptOutStore, json:
         } else {
             IdentityType::Phone
         };
-        let uid = raw_uid(&flh, IdentityScope::Euid, identity_type, &snapshot.salts);
+        let uid = snapshot.raw_uid(&flh, identity_type);
         mapped.push(serde_json::json!({
             "identifier": item,
             "advertising_id": uid.to_base64(),
@@ -558,6 +548,147 @@ pub(crate) fn identity_map(snapshot: &Snapshot, optouts: &dyn OptOutStore, json:
         }
     }
     Ok(success(body))
+}
+
+/// The `/v3/identity/map` request, parsed as strictly as the live operator does: only these
+/// four fields, each an array of strings (`null` as a field is an absent one).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MapV3Request {
+    #[serde(default)]
+    email: Option<Vec<String>>,
+    #[serde(default)]
+    email_hash: Option<Vec<String>>,
+    #[serde(default)]
+    phone: Option<Vec<String>>,
+    #[serde(default)]
+    phone_hash: Option<Vec<String>>,
+}
+
+fn parse_map_v3(json: &[u8]) -> Result<MapV3Request, ApiError> {
+    match json.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Err(ApiError::NoIdentityArrays),
+        // serde would read a struct from a JSON array by position; the request is an object.
+        Some(b'[') => return Err(ApiError::IncorrectRequestFormat),
+        Some(_) => {}
+    }
+    let req: Option<MapV3Request> = serde_json::from_slice(json).map_err(|e| {
+        if e.is_data() {
+            ApiError::IncorrectRequestFormat
+        } else {
+            ApiError::InvalidJson
+        }
+    })?;
+    let Some(req) = req else {
+        return Err(ApiError::NoIdentityArrays);
+    };
+    let none = [&req.email, &req.email_hash, &req.phone, &req.phone_hash]
+        .iter()
+        .all(|f| f.is_none());
+    // `{}` is "missing"; `{"email":null}` is not empty, so it maps nothing (as live).
+    if none
+        && matches!(serde_json::from_slice(json), Ok(serde_json::Value::Object(m)) if m.is_empty())
+    {
+        return Err(ApiError::NoIdentityArrays);
+    }
+    Ok(req)
+}
+
+/// `POST /v3/identity/map`: any mix of the four arrays; each answered in input order with
+/// `{"u","p","r"}` (current and previous raw UID, refresh time in seconds) or `{"e"}`
+/// (`optout`, `invalid identifier`). Every key is in the answer, empty when not asked. At most
+/// [`MAX_IDENTITY_MAP_ITEMS`] identities across the arrays.
+pub(crate) fn identity_map_v3(
+    snapshot: &Snapshot,
+    optouts: &dyn OptOutStore,
+    json: &[u8],
+    now_ms: i64,
+) -> Outcome {
+    let req = parse_map_v3(json)?;
+    let arrays: [(&str, &[String]); 4] = [
+        ("email", req.email.as_deref().unwrap_or_default()),
+        ("email_hash", req.email_hash.as_deref().unwrap_or_default()),
+        ("phone", req.phone.as_deref().unwrap_or_default()),
+        ("phone_hash", req.phone_hash.as_deref().unwrap_or_default()),
+    ];
+    let total: usize = arrays.iter().map(|(_, items)| items.len()).sum();
+    if total > MAX_IDENTITY_MAP_ITEMS {
+        return Err(ApiError::TooManyIdentities);
+    }
+    // Each mapped element is under 150 bytes (two 33-byte raw UIDs in base64).
+    let mut out = String::with_capacity(80 + total * 150);
+    out.push_str(r#"{"status":"success","body":{"#);
+    for (kind, (name, items)) in arrays.iter().enumerate() {
+        if kind > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, r#""{name}":["#);
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let input = match kind {
+                0 => IdentityInput::Email(item.as_str()),
+                1 => IdentityInput::EmailHash(item.as_str()),
+                2 => IdentityInput::Phone(item.as_str()),
+                _ => IdentityInput::PhoneHash(item.as_str()),
+            };
+            let Ok(hash) = input.to_identity_hash() else {
+                out.push_str(r#"{"e":"invalid identifier"}"#);
+                continue;
+            };
+            let flh = first_level_hash(hash.as_bytes(), &snapshot.salts);
+            if opted_out(snapshot, optouts, &flh, &snapshot.test_identities.optout)? {
+                out.push_str(r#"{"e":"optout"}"#);
+                continue;
+            }
+            let mapping = snapshot.map_identity(&flh, hash.identity_type(), now_ms);
+            // Base64 text needs no JSON escaping.
+            let _ = write!(out, r#"{{"u":"{}","p":"#, mapping.raw_uid.to_base64());
+            match &mapping.previous_raw_uid {
+                Some(previous) => {
+                    let _ = write!(out, r#""{}""#, previous.to_base64());
+                }
+                None => out.push_str("null"),
+            }
+            let _ = write!(
+                out,
+                r#","r":{}}}"#,
+                mapping.refresh_from_ms.div_euclid(1000)
+            );
+        }
+        out.push(']');
+    }
+    out.push_str("}}");
+    Ok(out.into_bytes())
+}
+
+/// `POST /v2/identity/buckets`: `{"since_timestamp":"YYYY-MM-DDThh:mm:ss[.f…]"}` (UTC, no
+/// zone) → the buckets whose salt changed at or after it, with `last_updated` as
+/// `yyyy-MM-ddTHH:mm:ss.SSS`, in the salt file's order.
+pub(crate) fn identity_buckets(snapshot: &Snapshot, json: &[u8]) -> Outcome {
+    let value: serde_json::Value = if json.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(json).map_err(|_| ApiError::InvalidJson)?
+    };
+    let since = match value.get("since_timestamp") {
+        None | Some(serde_json::Value::Null) => return Err(ApiError::SinceTimestampMissing),
+        Some(serde_json::Value::String(text)) => crate::utc_time::parse_local_date_time_ms(text)
+            .ok_or(ApiError::SinceTimestampInvalid)?,
+        Some(_) => return Err(ApiError::SinceTimestampInvalid),
+    };
+    let buckets: Vec<serde_json::Value> = snapshot
+        .salts
+        .buckets_updated_since(since)
+        .map(|b| {
+            serde_json::json!({
+                "bucket_id": b.bucket_id(),
+                "last_updated": crate::utc_time::format_utc_ms(b.last_updated()),
+            })
+        })
+        .collect();
+    Ok(success(buckets.into()))
 }
 
 /// At most this many ids per `/v2/optout/status` request (`wire.md` §7); more is a 400

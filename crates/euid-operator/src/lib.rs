@@ -12,6 +12,7 @@ mod config;
 mod endpoints;
 mod route;
 mod snapshot;
+mod utc_time;
 
 // The shell: sockets, threads, the OS clock, files and the database.
 mod access_log;
@@ -36,7 +37,7 @@ pub use metrics::Metrics;
 pub use optout::SqliteOptOutStore;
 pub use route::Endpoint;
 pub use server::{router, serve_connections, start, RunningServer, ServerError, ServerOptions};
-pub use snapshot::{token_config, Snapshot, TestIdentities};
+pub use snapshot::{token_config, token_generator, Snapshot, TestIdentities};
 pub use state::Operator;
 
 // The data directory, init, key rotation, client records and the opt-out trait live in

@@ -24,6 +24,11 @@ pub enum Endpoint {
     IdentityMap,
     /// `POST /v2/optout/status`.
     OptoutStatus,
+    /// `POST /v3/identity/map`: any mix of the four identity arrays, current and previous raw
+    /// UIDs and refresh time per identity.
+    IdentityMapV3,
+    /// `POST /v2/identity/buckets`: salt buckets rotated since a time.
+    IdentityBuckets,
     /// `POST /v2/token/client-generate`: no API key and no v2 envelope; the body is the
     /// browser SDK's ECDH-sealed request and the page's `Origin` is checked.
     ClientGenerate,
@@ -31,7 +36,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 11] = [
         Self::TokenGenerate,
         Self::TokenRefresh,
         Self::TokenValidate,
@@ -41,6 +46,8 @@ impl Endpoint {
         Self::IdentityMap,
         Self::OptoutStatus,
         Self::ClientGenerate,
+        Self::IdentityMapV3,
+        Self::IdentityBuckets,
     ];
 
     /// The URL path.
@@ -55,6 +62,8 @@ impl Endpoint {
             Self::IdentityMap => "/v2/identity/map",
             Self::OptoutStatus => "/v2/optout/status",
             Self::ClientGenerate => "/v2/token/client-generate",
+            Self::IdentityMapV3 => "/v3/identity/map",
+            Self::IdentityBuckets => "/v2/identity/buckets",
         }
     }
 
@@ -66,7 +75,7 @@ impl Endpoint {
             Self::TokenLogout => &[Role::Optout],
             Self::KeyBidstream => &[Role::IdReader],
             Self::KeySharing => &[Role::Sharer, Role::IdReader],
-            Self::IdentityMap => &[Role::Mapper],
+            Self::IdentityMap | Self::IdentityMapV3 | Self::IdentityBuckets => &[Role::Mapper],
             Self::OptoutStatus => &[Role::Mapper, Role::Sharer, Role::IdReader],
         }
     }

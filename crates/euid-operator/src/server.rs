@@ -437,9 +437,16 @@ fn runs_off_workers(endpoint: Endpoint) -> bool {
 }
 
 /// Endpoints whose requests carry a list of items (see `endpoints::MAX_IDENTITY_MAP_ITEMS`
-/// and `endpoints::MAX_OPTOUT_STATUS_IDS` for their limits).
+/// and `endpoints::MAX_OPTOUT_STATUS_IDS` for their limits), or whose answer lists up to every
+/// salt bucket (`/v2/identity/buckets`).
 fn is_batch(endpoint: Endpoint) -> bool {
-    matches!(endpoint, Endpoint::IdentityMap | Endpoint::OptoutStatus)
+    matches!(
+        endpoint,
+        Endpoint::IdentityMap
+            | Endpoint::IdentityMapV3
+            | Endpoint::OptoutStatus
+            | Endpoint::IdentityBuckets
+    )
 }
 
 /// The request headers the pipeline reads, owned so they can move to the blocking pool.

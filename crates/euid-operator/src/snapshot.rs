@@ -9,7 +9,8 @@ use euid_envelope::SkewPolicy;
 use euid_normalize::IdentityHash;
 use euid_tcf::ConsentPolicy;
 use euid_token::{
-    first_level_hash, IdentityScope, KeyStore, SaltStore, TokenConfig, TokenGenerator,
+    first_level_hash, IdentityMapping, IdentityScope, IdentityType, KeyStore, RawUid, SaltStore,
+    TokenConfig, TokenGenerator,
 };
 
 use crate::clients::ClientStore;
@@ -118,6 +119,44 @@ pub fn token_config(config: &OperatorConfig) -> TokenConfig {
             .refresh_token_expires_after_seconds
             .saturating_mul(1000),
         scope: IdentityScope::Euid,
-        raw_uid_v3: true,
+        // The generator makes the same choice as `Snapshot::raw_uid` (`OperatorConfig::identity`).
+        raw_uid_v3: config.identity().identity_v3,
+    }
+}
+
+/// The token generator of a config: its lifetimes, and the raw UID choice of
+/// [`OperatorConfig::identity`].
+pub fn token_generator(config: &OperatorConfig) -> Result<TokenGenerator, euid_token::TokenError> {
+    Ok(TokenGenerator::new(token_config(config))?
+        .with_identity_environment(config.identity().environment))
+}
+
+impl Snapshot {
+    /// The current raw UID of a first-level hash under these salts: the one derivation every
+    /// endpoint uses (identity maps, validate, logout's record; the generator makes the same
+    /// choice, see [`token_generator`]).
+    pub fn raw_uid(&self, first_level_hash: &[u8; 32], identity_type: IdentityType) -> RawUid {
+        self.config.identity().raw_uid(
+            first_level_hash,
+            IdentityScope::Euid,
+            identity_type,
+            &self.salts,
+        )
+    }
+
+    /// Everything `/v3/identity/map` says about an identity at `now_ms`.
+    pub fn map_identity(
+        &self,
+        first_level_hash: &[u8; 32],
+        identity_type: IdentityType,
+        now_ms: i64,
+    ) -> IdentityMapping {
+        self.config.identity().map_first_level_hash(
+            first_level_hash,
+            IdentityScope::Euid,
+            identity_type,
+            &self.salts,
+            now_ms,
+        )
     }
 }

@@ -12,7 +12,6 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use euid_envelope::SkewPolicy;
 use euid_store::{ChangeToken, DataDir, DataDirError, DataDirStore, StoreSnapshot};
 use euid_tcf::ConsentPolicy;
-use euid_token::TokenGenerator;
 
 use crate::access_log::AccessLog;
 use crate::api_error::HealthProblem;
@@ -20,7 +19,7 @@ use crate::clients::ClientStore;
 use crate::config::OperatorConfig;
 use crate::metrics::Metrics;
 use crate::optout::OptOutStore;
-use crate::snapshot::{token_config, Snapshot, TestIdentities};
+use crate::snapshot::{token_generator, Snapshot, TestIdentities};
 
 impl Snapshot {
     /// Loads a snapshot from a data directory.
@@ -47,7 +46,7 @@ impl Snapshot {
         // A store hands out checked records, so this fails only for one that did not.
         let clients = ClientStore::from_records(&clients)
             .map_err(|e| DataDirError::invalid(Path::new("clients.json"), e))?;
-        let generator = TokenGenerator::new(token_config(&config))
+        let generator = token_generator(&config)
             .map_err(|e| DataDirError::invalid(Path::new("token configuration"), e))?;
         let consent = ConsentPolicy {
             vendor_id: config.tcf_vendor_id,

@@ -1,5 +1,7 @@
 //! Key endpoints, identity map, roles and hot reload of clients, over real HTTP.
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use euid_operator::OperatorConfig;
 use euid_operator::Role;
 use euid_test_support::{add_client, fast_reload, now_ms, read_key_store, ApiClient, TestServer};
@@ -95,7 +97,8 @@ fn identity_map_echoes_identifiers_and_reports_optouts() {
     assert_eq!(mapped.len(), 1, "{out}");
     assert_eq!(mapped[0]["identifier"], "TEst.TEST@Test.com ");
     let uid = mapped[0]["advertising_id"].as_str().unwrap();
-    assert!(uid.starts_with('E'), "{uid}");
+    // The live default (`identity_v3` off): a 32-byte v2 raw UID, no scope/type prefix.
+    assert_eq!(STANDARD.decode(uid).unwrap().len(), 32, "{uid}");
     assert!(!mapped[0]["bucket_id"].as_str().unwrap().is_empty());
     let unmapped = body["unmapped"].as_array().unwrap();
     let reasons: Vec<(String, String)> = unmapped
@@ -127,10 +130,10 @@ fn identity_map_echoes_identifiers_and_reports_optouts() {
     .unwrap();
     assert_eq!(decoded.raw_uid.to_base64(), uid);
     let phones = client.call("/v2/identity/map", r#"{"phone":["+12025550123"]}"#);
-    assert!(phones["body"]["mapped"][0]["advertising_id"]
+    let phone_uid = phones["body"]["mapped"][0]["advertising_id"]
         .as_str()
-        .unwrap()
-        .starts_with('F'));
+        .unwrap();
+    assert_eq!(STANDARD.decode(phone_uid).unwrap().len(), 32, "{phone_uid}");
 
     let exactly_one = "Required Parameter Missing: exactly one of [email, email_hash, phone, phone_hash] must be specified";
     for (json, message) in [

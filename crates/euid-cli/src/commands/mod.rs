@@ -5,12 +5,13 @@ mod data_dir;
 mod envelope;
 mod identity;
 mod map;
+mod salts;
 mod tcf;
 mod token;
 
 use std::io::{Read, Write};
 
-use crate::cli::{Command, KeysCommand, TcfCommand, TokenCommand};
+use crate::cli::{Command, KeysCommand, SaltsCommand, TcfCommand, TokenCommand};
 use crate::error::CliResult;
 
 /// Runs one command and returns its exit code (0, or 1 for `tcf check` on insufficient consent).
@@ -41,5 +42,9 @@ pub(crate) fn dispatch(
             activates_in,
             lifetime,
         }) => data_dir::rotate(&dir, activates_in, lifetime, stdout),
+        Command::Salts(SaltsCommand::Rotate {
+            data_dir: dir,
+            fraction,
+        }) => salts::rotate(&dir, fraction, stdout),
     }
 }

@@ -1,0 +1,66 @@
+//! `euid salts rotate`: euid-token's sans-IO salt rotation with OS randomness, written
+//! atomically through euid-store.
+
+use std::io::Write;
+use std::path::Path;
+
+use euid_crypto::BatchedOsRandom;
+use euid_store::{DataDir, DataDirStore, SaltValidity, SnapshotSource as _, StoreWriter as _};
+
+use crate::error::{CliError, CliResult};
+use crate::io_util::print_json;
+
+/// What `euid salts rotate` prints: the rotated buckets (as `/v2/identity/buckets` names
+/// them) out of how many; never a salt.
+#[derive(serde::Serialize)]
+struct Rotation {
+    buckets: usize,
+    rotated: Vec<String>,
+    last_updated_ms: i64,
+}
+
+/// `euid salts rotate DATA_DIR [--fraction F]`.
+pub(crate) fn rotate(data_dir: &Path, fraction: f64, stdout: &mut dyn Write) -> CliResult<u8> {
+    if !(0.0..=1.0).contains(&fraction) {
+        return Err(CliError::invalid("--fraction must be between 0 and 1"));
+    }
+    let failed = |what: &str, e: &dyn std::fmt::Display| {
+        CliError::failed(format!("cannot {what} {}: {e}", data_dir.display()))
+    };
+    let store = DataDirStore::new(DataDir::new(data_dir));
+    let snapshot = store
+        .load_snapshot()
+        .map_err(|e| failed("load the data directory", &e))?;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let rotation = euid_token::rotate_salts(
+        &snapshot.salts,
+        fraction,
+        now_ms,
+        &mut BatchedOsRandom::new(),
+    )
+    .map_err(|e| failed("rotate the salts of", &e))?;
+    // The salts' validity window is unchanged by a rotation (the live salt service keeps it).
+    let validity = snapshot
+        .salt_validity
+        .unwrap_or_else(|| SaltValidity::starting_at(now_ms / 1000));
+    store
+        .write_salts(&rotation.salts, &validity)
+        .map_err(|e| failed("write the salts of", &e))?;
+    let rotated = rotation
+        .rotated
+        .iter()
+        .filter_map(|&i| rotation.salts.bucket(i))
+        .map(|b| b.bucket_id())
+        .collect();
+    print_json(
+        stdout,
+        &Rotation {
+            buckets: rotation.salts.len(),
+            rotated,
+            last_updated_ms: now_ms,
+        },
+    )?;
+    Ok(0)
+}
