@@ -1,6 +1,6 @@
-//! `euid map` end to end over real HTTP, against euid-client's scripted `/v3/identity/map`
-//! server (the operator does not serve v3 yet, issue #18): `u` is "U" + the sent hash, and
-//! optout@example.com is opted out.
+//! `euid map` end to end over real HTTP: against the real operator, and against a scripted
+//! `/v3/identity/map` server (euid-test-support's) where a test must see what each request
+//! carried (`u` is "U" + the sent hash, and optout@example.com is opted out there).
 
 mod common;
 
@@ -212,4 +212,52 @@ fn bad_usage_and_failures_are_one_line() {
         b"",
     )
     .assert_error(1, "failed", &[API_KEY, &wrong, "user@example.com"]);
+}
+
+#[test]
+fn a_list_maps_against_the_real_operator_as_its_v2_map_does() {
+    let server = euid_test_support::TestServer::start(euid_operator::OperatorConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("crm.txt");
+    std::fs::write(
+        &input,
+        "someone@example.com\nnot an email\noptout@example.com\nother@example.com\n",
+    )
+    .unwrap();
+    let url = server.url();
+    let data_dir = server.data_dir().to_str().expect("UTF-8 path").to_owned();
+    let run = euid(
+        &[
+            "map",
+            "--url",
+            &url,
+            "--demo",
+            &data_dir,
+            "--input",
+            path_str(&input),
+        ],
+        b"",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut lines = run.stdout.lines();
+    assert_eq!(lines.next(), Some(HEADER));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 4, "{}", run.stdout);
+    assert_eq!(rows[1], ["not an email", "", "", "", "invalid identifier"]);
+    assert_eq!(rows[2], ["optout@example.com", "", "", "", "optout"]);
+    let now_s = euid_test_support::now_ms() / 1000;
+    for (row, email) in [
+        (&rows[0], "someone@example.com"),
+        (&rows[3], "other@example.com"),
+    ] {
+        assert_eq!(row[0], email);
+        // The operator's 32-byte v2 raw UID, no previous one before a rotation, a refresh
+        // time ahead, no reason.
+        assert_eq!(STANDARD.decode(row[1]).unwrap().len(), 32, "{row:?}");
+        assert_eq!(row[2], "");
+        assert!(row[3].parse::<i64>().unwrap() > now_s, "{row:?}");
+        assert_eq!(row[4], "");
+    }
+    // Two identities, two raw UIDs.
+    assert_ne!(rows[0][1], rows[3][1]);
 }

@@ -487,3 +487,75 @@ fn async_clients_against_the_operator() {
         assert!(status.is_empty());
     });
 }
+
+#[test]
+fn identity_map_v3_against_the_operator() {
+    use euid_client::{IdentityMapV3Input, IdentityMapV3Outcome, UnmappedReason};
+    let server = TestServer::start(OperatorConfig::default());
+    let (url, key, secret) = server.creds();
+    let map = IdentityMapClient::new(&url, &key, &secret).unwrap();
+    let v2_uid = mapped_email(&server, "mapped@example.com");
+    let hash = euid_normalize::hash_email("mapped@example.com")
+        .unwrap()
+        .to_base64();
+
+    // More than one request's worth (5,000), so the batches go to the real server in order.
+    let mut input = IdentityMapV3Input::new()
+        .with_email("mapped@example.com")
+        .unwrap()
+        .with_email("optout@example.com")
+        .unwrap()
+        .with_phone("+15551234567")
+        .unwrap()
+        .with_hashed_email(&hash)
+        .unwrap();
+    for i in 0..5_200 {
+        input.push_email(&format!("user{i}@example.com")).unwrap();
+    }
+    let results = map.generate_identity_map_v3(input).unwrap();
+    assert_eq!(results.len(), 5_204);
+    let now_s = now_ms() / 1000;
+    let by_input: std::collections::HashMap<&str, &IdentityMapV3Outcome> = results
+        .iter()
+        .map(|r| (r.input.as_str(), &r.outcome))
+        .collect();
+    let mapped = |input: &str| match by_input[input] {
+        IdentityMapV3Outcome::Mapped {
+            current_raw_uid,
+            previous_raw_uid,
+            refresh_from_s,
+        } => {
+            assert_eq!(*previous_raw_uid, None, "no rotation yet");
+            assert!(*refresh_from_s > now_s, "{refresh_from_s}");
+            current_raw_uid.clone()
+        }
+        other => panic!("{input}: {other:?}"),
+    };
+    assert_eq!(mapped("mapped@example.com"), v2_uid, "v3 and v2 maps agree");
+    assert_eq!(mapped(&hash), v2_uid, "the hash maps like the email");
+    assert_eq!(
+        *by_input["optout@example.com"],
+        IdentityMapV3Outcome::Unmapped(UnmappedReason::OptOut)
+    );
+    let raw_len = |b64: &str| {
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64)
+            .unwrap()
+            .len()
+    };
+    assert_eq!(raw_len(&mapped("+15551234567")), 32);
+    // Emails keep their input order across the batches.
+    let users: Vec<&str> = results
+        .iter()
+        .map(|r| r.input.as_str())
+        .filter(|i| i.starts_with("user"))
+        .collect();
+    let expected: Vec<String> = (0..5_200).map(|i| format!("user{i}@example.com")).collect();
+    assert_eq!(users, expected);
+    for user in &users {
+        assert_eq!(raw_len(&mapped(user)), 32);
+    }
+    assert_eq!(
+        mapped("user4321@example.com"),
+        mapped_email(&server, "user4321@example.com")
+    );
+}
