@@ -7,87 +7,26 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use common::euid;
-use euid_crypto::{AesGcmKey, BatchedOsRandom, RandomSource};
-use euid_envelope::{open_refresh_response, open_response, seal_request, ClientSecret};
 use euid_store::{DataDir, DataDirStore, SnapshotSource as _};
+use euid_test_support::{now_ms, ApiClient, TestServer, SUFFICIENT_TCF};
 
-const TCF: &str = "CPhJRpMPhJRpMABAMBFRACBoALAAAEJAAIYgAKwAQAKgArABAAqAAA";
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-fn post(addr: SocketAddr, path: &str, auth: Option<&str>, body: &[u8]) -> (u16, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let auth = auth
-        .map(|k| format!("Authorization: Bearer {k}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    stream.write_all(body).unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("HTTP response");
-    let status = std::str::from_utf8(&response[9..12])
-        .unwrap()
-        .parse()
-        .unwrap();
-    (status, response[split + 4..].to_vec())
-}
-
-struct Api {
-    addr: SocketAddr,
-    api_key: String,
-    secret: ClientSecret,
-}
+/// The demo client's calls this test makes, over the shared harness's `ApiClient`.
+struct Api(ApiClient);
 
 impl Api {
     fn call(&self, path: &str, json: &serde_json::Value) -> serde_json::Value {
-        let mut rng = BatchedOsRandom::new();
-        let mut nonce = [0u8; 8];
-        rng.fill(&mut nonce);
-        let sealed = seal_request(
-            &self.secret,
-            now_ms(),
-            nonce,
-            json.to_string().as_bytes(),
-            &mut rng,
-        );
-        let (status, body) = post(
-            self.addr,
-            path,
-            Some(&self.api_key),
-            STANDARD.encode(sealed).as_bytes(),
-        );
-        assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
-        let opened = open_response(&self.secret, &body, Some(nonce)).unwrap();
-        serde_json::from_slice(&opened.json).unwrap()
+        self.0.call(path, &json.to_string())
     }
 
+    /// The whole decrypted answer (`status` may be `optout`, which `ApiClient::generate`
+    /// refuses).
     fn generate(&self, email: &str) -> serde_json::Value {
         self.call(
             "/v2/token/generate",
-            &serde_json::json!({ "email": email, "tcf_consent_string": TCF }),
+            &serde_json::json!({ "email": email, "tcf_consent_string": SUFFICIENT_TCF }),
         )
     }
 
@@ -108,45 +47,27 @@ impl Api {
             .map(|b| b["bucket_id"].as_str().unwrap().to_owned())
             .collect()
     }
-}
 
-fn refresh(addr: SocketAddr, tokens: &serde_json::Value) -> serde_json::Value {
-    let (status, body) = post(
-        addr,
-        "/v2/token/refresh",
-        None,
-        tokens["refresh_token"].as_str().unwrap().as_bytes(),
-    );
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    let key = AesGcmKey::from_base64(tokens["refresh_response_key"].as_str().unwrap()).unwrap();
-    serde_json::from_slice(&open_refresh_response(&key, &body).unwrap()).unwrap()
+    /// A refresh with `tokens`' refresh token and key; the decrypted answer.
+    fn refresh(&self, tokens: &serde_json::Value) -> serde_json::Value {
+        euid_test_support::refresh(
+            self.0.addr,
+            tokens["refresh_token"].as_str().unwrap(),
+            tokens["refresh_response_key"].as_str().unwrap(),
+            None,
+        )
+        .unwrap_or_else(|resp| panic!("refresh: HTTP {}: {}", resp.status, resp.text()))
+    }
 }
 
 #[test]
 fn a_running_operator_serves_rotated_salts_without_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let mut config = euid_operator::OperatorConfig::default();
     config.reload_interval_ms = 50;
     config.optout_check_on_generate = true;
-    let server = rt
-        .block_on(euid_operator::start(euid_operator::ServerOptions {
-            data_dir: dir.path().to_path_buf(),
-            listen: Some("127.0.0.1:0".to_owned()),
-            config,
-            ..euid_operator::ServerOptions::default()
-        }))
-        .expect("operator starts");
-    let demo = server.demo_client().cloned().unwrap();
-    let api = Api {
-        addr: server.local_addr(),
-        api_key: demo.api_key.clone(),
-        secret: ClientSecret::from_base64(&demo.client_secret).unwrap(),
-    };
+    let server = TestServer::start_in(dir.path(), config);
+    let api = Api(ApiClient::demo(&server));
     let keys = || {
         DataDirStore::new(DataDir::new(dir.path()))
             .load_snapshot()
@@ -249,26 +170,24 @@ fn a_running_operator_serves_rotated_salts_without_a_restart() {
                 token_uid(&api.generate(email)["body"]),
                 new["u"].as_str().unwrap()
             );
-            let refreshed = refresh(api.addr, &before_tokens[i]);
+            let refreshed = api.refresh(&before_tokens[i]);
             assert_eq!(refreshed["status"], "success", "{refreshed}");
             assert_eq!(token_uid(&refreshed["body"]), new["u"].as_str().unwrap());
         } else {
             assert_eq!(new["u"], old["u"], "{email}");
             assert!(new["p"].is_null(), "{email}");
-            assert_eq!(refresh(api.addr, &before_tokens[i])["status"], "success");
+            assert_eq!(api.refresh(&before_tokens[i])["status"], "success");
         }
     }
     assert!(moved > 0 && moved < emails.len(), "{moved} of 40 moved");
 
     // Opt-outs recorded before still stop generate, refresh and map.
     assert_eq!(api.generate(gone)["status"], "optout");
-    assert_eq!(refresh(api.addr, &gone_tokens)["status"], "optout");
+    assert_eq!(api.refresh(&gone_tokens)["status"], "optout");
     assert_eq!(
         api.map_v3(&[gone.to_owned()])[0],
         serde_json::json!({"e": "optout"})
     );
-
-    rt.block_on(server.shutdown()).unwrap();
 }
 
 #[test]
