@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use euid_token::{IdentityConfig, IdentityEnvironment};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 // The key lifetimes are the store's too: `euid init` and `euid keys rotate` use them.
 use euid_store::{DEFAULT_KEY_LIFETIME_SECONDS, DEFAULT_KEY_NOTICE_SECONDS};
@@ -15,8 +15,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// operator's names where one exists (`wire.md` §6). Every key is optional.
 ///
 /// Unknown keys are accepted (a live operator config can be reused) and reported by
-/// [`OperatorConfig::unknown_keys`].
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+/// [`OperatorConfig::unknown_keys`]. It serializes to the same JSON shape, without the
+/// unknown keys (`docs/CONFIG.md` is checked against the serialized defaults).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct OperatorConfig {
     /// Advertising token lifetime (→ `identity_expires`). Default 259200 (3 days).
@@ -59,10 +60,13 @@ pub struct OperatorConfig {
     pub identity_v3: bool,
     /// `identity_environment`: `test`, `integ` or `prod`, carried in the v4 raw UIDs of
     /// buckets with key material. Default `test`, as the live operator.
-    #[serde(deserialize_with = "identity_environment")]
+    #[serde(
+        deserialize_with = "identity_environment",
+        serialize_with = "identity_environment_name"
+    )]
     pub identity_environment: IdentityEnvironment,
     /// Keys in the file this operator does not know.
-    #[serde(flatten)]
+    #[serde(flatten, skip_serializing)]
     unknown: BTreeMap<String, serde_json::Value>,
 }
 
@@ -98,6 +102,14 @@ fn identity_environment<'de, D: Deserializer<'de>>(d: D) -> Result<IdentityEnvir
     IdentityEnvironment::from_name(&name).ok_or_else(|| {
         serde::de::Error::custom("identity_environment must be \"test\", \"integ\" or \"prod\"")
     })
+}
+
+/// `identity_environment` as its live name.
+fn identity_environment_name<S: Serializer>(
+    environment: &IdentityEnvironment,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(environment.as_str())
 }
 
 /// Why a configuration was rejected.
@@ -248,6 +260,27 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_serialized_config_reads_back_the_same_without_its_unknown_keys() {
+        let c = OperatorConfig::from_json(
+            br#"{"identity_environment":"integ","identity_v3":true,"listen":"0.0.0.0:9000",
+                "tcf_purposes":[1],"enable_phone_support":true}"#,
+        )
+        .unwrap();
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["identity_environment"], "integ");
+        assert!(json.get("enable_phone_support").is_none());
+        let back = OperatorConfig::from_json(json.to_string().as_bytes()).unwrap();
+        assert_eq!(back.unknown_keys().count(), 0);
+        assert_eq!(
+            OperatorConfig {
+                unknown: BTreeMap::new(),
+                ..c
+            },
+            back
+        );
     }
 
     #[test]
