@@ -261,3 +261,65 @@ fn a_list_maps_against_the_real_operator_as_its_v2_map_does() {
     // Two identities, two raw UIDs.
     assert_ne!(rows[0][1], rows[3][1]);
 }
+
+#[test]
+fn spreadsheet_exports_map_row_for_row_and_runaway_lines_are_refused() {
+    let (url, _log) = scripted_v3::v3_server(SECRET_BYTES);
+    let dir = tempfile::tempdir().unwrap();
+    // A byte order mark before the header (Excel's "CSV UTF-8") and stray quotes inside
+    // unquoted fields: every row still maps on its own.
+    let input = dir.path().join("export.csv");
+    std::fs::write(
+        &input,
+        "\u{feff}email,height\na@x.com,5\" tall\nb@y.com,6\" tall\n",
+    )
+    .unwrap();
+    let run = run_map(&url, &["--input", path_str(&input), "--column", "email"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected = format!(
+        "{HEADER}\na@x.com,U{},,1700000000,\nb@y.com,U{},,1700000000,\n",
+        email_hash("a@x.com"),
+        email_hash("b@y.com")
+    );
+    assert_eq!(run.stdout, expected);
+    // Without --column, the mark is not part of the first identity either.
+    let plain = dir.path().join("list.txt");
+    std::fs::write(&plain, "\u{feff}a@x.com\n").unwrap();
+    let run = run_map(&url, &["--input", path_str(&plain)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "{HEADER}\na@x.com,U{},,1700000000,\n",
+            email_hash("a@x.com")
+        )
+    );
+
+    // A file without line breaks, or a quoted field that never closes, is refused with the
+    // line named instead of being read whole.
+    let runaway = dir.path().join("one-line.txt");
+    std::fs::write(&runaway, "x".repeat(200_000)).unwrap();
+    let run = run_map(&url, &["--input", path_str(&runaway)]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("line 1 is longer than 65536 bytes"),
+        "{}",
+        run.stderr
+    );
+    let open_quote = dir.path().join("open.csv");
+    std::fs::write(
+        &open_quote,
+        format!("email\n\"a@x.com\n{}", "b@y.com\n".repeat(10_000)),
+    )
+    .unwrap();
+    let run = run_map(
+        &url,
+        &["--input", path_str(&open_quote), "--column", "email"],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("line 2: a record longer than"),
+        "{}",
+        run.stderr
+    );
+}

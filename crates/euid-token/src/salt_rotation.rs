@@ -34,11 +34,18 @@ pub struct SaltRotation {
     pub rotated: Vec<usize>,
 }
 
+/// Salts are secrets: one that is replaced is wiped, not just freed.
+fn wipe(salt: Option<String>) {
+    if let Some(mut salt) = salt {
+        zeroize::Zeroize::zeroize(&mut salt);
+    }
+}
+
 /// Rotates `ceil(fraction × buckets)` buckets chosen uniformly at random (at least one when
 /// `fraction > 0`; none when it is 0). A rotated bucket:
 ///
 /// - with a current salt gets a new one (base64 of 32 random bytes) and keeps the old one as
-///   `previousSalt`; its previous key material becomes its current (normally none);
+///   `previousSalt`; its current key material, if any, becomes its previous (normally none);
 /// - with key material instead of a salt gets new key material (the next key id, a key of 32
 ///   base64 characters, a key salt of 44) and keeps the old one as previous; it has no previous
 ///   salt then;
@@ -83,9 +90,10 @@ pub fn rotate_salts(
                 next_key_id + 1
             };
             bucket.previous_key = bucket.current_key.replace(key);
-            bucket.previous_salt = None;
+            wipe(bucket.previous_salt.take());
         } else {
             let salt = random_base64(SALT_RANDOM_LEN, rng);
+            wipe(bucket.previous_salt.take());
             bucket.previous_salt = Some(std::mem::replace(
                 &mut bucket.current_salt,
                 salt.as_str().to_owned(),

@@ -671,8 +671,11 @@ impl SaltStore {
     /// Writes the salts CSV (the inverse of [`SaltStore::from_files`]) in the live operator's
     /// eleven-column format; absent values are empty columns. Contains secrets.
     pub fn salts_csv(&self) -> Zeroizing<String> {
+        // Enough for every line, so the buffer never grows and leaves an unwiped copy behind:
+        // besides the salt text, a line holds three i64 columns (20 characters each at most),
+        // two key ids (8) and eleven separators.
         let mut out = Zeroizing::new(String::with_capacity(
-            self.arena.len() + self.entries.len() * 50,
+            self.arena.len() + self.entries.len() * 96,
         ));
         for b in self.buckets() {
             // Writing to a String cannot fail.

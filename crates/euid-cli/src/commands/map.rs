@@ -27,6 +27,10 @@ pub(crate) const HEADER: &str = "input,raw_uid,previous_raw_uid,refresh_from,unm
 /// The reason written for a line that is not a valid identity of `--type` (the operator's
 /// own word for it).
 const INVALID: &str = "invalid identifier";
+/// The longest line, and the longest CSV record, `euid map` reads: far beyond any identity or
+/// CRM row, and it keeps a file without line breaks (or with CR-only ones) from being read
+/// into memory whole.
+const MAX_RECORD_BYTES: usize = 64 * 1024;
 
 /// `euid map`: read identities, map them, write one CSV row per identity in input order.
 pub(crate) fn map(
@@ -235,11 +239,14 @@ impl<'a> Lines<'a> {
         }
     }
 
-    /// The next physical line without its line break, or `None` at the end.
+    /// The next physical line without its line break (and, on the first line, without a
+    /// UTF-8 byte order mark), or `None` at the end. A line longer than `MAX_RECORD_BYTES`
+    /// is an error naming it.
     fn next_line(&mut self) -> CliResult<Option<String>> {
         let mut buf = Vec::new();
-        let n = self
-            .reader
+        let limit = MAX_RECORD_BYTES as u64 + 1;
+        let n = (&mut self.reader)
+            .take(limit)
             .read_until(b'\n', &mut buf)
             .map_err(|e| CliError::failed(format!("cannot read {}: {e}", self.shown)))?;
         if n == 0 {
@@ -247,40 +254,57 @@ impl<'a> Lines<'a> {
         }
         self.bytes_read += n as u64;
         self.line_number += 1;
+        if buf.last() != Some(&b'\n') && buf.len() > MAX_RECORD_BYTES {
+            return Err(CliError::invalid(format!(
+                "{} line {} is longer than {MAX_RECORD_BYTES} bytes",
+                self.shown, self.line_number
+            )));
+        }
         while buf.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
             buf.pop();
         }
-        String::from_utf8(buf).map(Some).map_err(|_| {
+        let mut line = String::from_utf8(buf).map_err(|_| {
             CliError::invalid(format!(
                 "{} line {} is not UTF-8 text",
                 self.shown, self.line_number
             ))
-        })
+        })?;
+        // Spreadsheets write a byte order mark before the first line of a UTF-8 CSV.
+        if self.line_number == 1 && line.starts_with('\u{feff}') {
+            line.drain(..'\u{feff}'.len_utf8());
+        }
+        Ok(Some(line))
     }
 
     /// The next CSV record: a line, joined with the following ones while a quoted field is
-    /// open.
+    /// open (at most `MAX_RECORD_BYTES` in all).
     fn next_record(&mut self) -> CliResult<Option<Vec<String>>> {
-        let Some(mut text) = self.next_line()? else {
+        let Some(first) = self.next_line()? else {
             return Ok(None);
         };
         let start = self.line_number;
+        let mut record = CsvRecord::default();
+        let mut size = first.len();
+        record.feed(&first);
         loop {
-            match parse_csv_record(&text) {
-                Some(fields) => return Ok(Some(fields)),
-                None => match self.next_line()? {
-                    Some(more) => {
-                        text.push('\n');
-                        text.push_str(&more);
-                    }
-                    None => {
-                        return Err(CliError::invalid(format!(
-                            "{} line {start}: a quoted field is never closed",
-                            self.shown
-                        )))
-                    }
-                },
+            if let Some(fields) = record.end_of_line() {
+                return Ok(Some(fields));
             }
+            let Some(more) = self.next_line()? else {
+                return Err(CliError::invalid(format!(
+                    "{} line {start}: a quoted field is never closed",
+                    self.shown
+                )));
+            };
+            size += more.len() + 1;
+            if size > MAX_RECORD_BYTES {
+                return Err(CliError::invalid(format!(
+                    "{} line {start}: a record longer than {MAX_RECORD_BYTES} bytes (a quoted field that is never closed?)",
+                    self.shown
+                )));
+            }
+            record.feed("\n");
+            record.feed(&more);
         }
     }
 
@@ -318,38 +342,82 @@ impl<'a> Lines<'a> {
     }
 }
 
-/// The fields of one CSV record (RFC 4180: quoted fields may hold commas, doubled quotes and
-/// line breaks), or `None` when a quoted field is still open at the end of `text`.
-pub(crate) fn parse_csv_record(text: &str) -> Option<Vec<String>> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        if quoted {
-            if c == '"' {
-                if chars.peek() == Some(&'"') {
-                    chars.next();
-                    field.push('"');
-                } else {
-                    quoted = false;
+/// A CSV record read line by line (RFC 4180: quoted fields may hold commas, doubled quotes
+/// and line breaks). A quote opens a quoted field only at the start of a field; elsewhere it
+/// is a literal character (`5" tall`, `O"Brien`), as in Python's `csv` and spreadsheets.
+#[derive(Default)]
+struct CsvRecord {
+    fields: Vec<String>,
+    field: String,
+    /// Inside a quoted field.
+    quoted: bool,
+    /// Inside a quoted field, a quote was just read: the next character says whether it was
+    /// a doubled quote or the closing one.
+    quote_pending: bool,
+    /// Something of the current field has been read (so a quote is literal).
+    started: bool,
+}
+
+impl CsvRecord {
+    fn feed(&mut self, text: &str) {
+        for c in text.chars() {
+            if self.quote_pending {
+                self.quote_pending = false;
+                if c == '"' {
+                    self.field.push('"');
+                    continue;
                 }
-            } else {
-                field.push(c);
+                self.quoted = false;
             }
-        } else {
+            if self.quoted {
+                if c == '"' {
+                    self.quote_pending = true;
+                } else {
+                    self.field.push(c);
+                }
+                continue;
+            }
             match c {
-                '"' => quoted = true,
-                ',' => fields.push(std::mem::take(&mut field)),
-                _ => field.push(c),
+                '"' if !self.started => {
+                    self.quoted = true;
+                    self.started = true;
+                }
+                ',' => {
+                    self.fields.push(std::mem::take(&mut self.field));
+                    self.started = false;
+                }
+                _ => {
+                    self.field.push(c);
+                    self.started = true;
+                }
             }
         }
     }
-    if quoted {
-        return None;
+
+    /// The fields, when the text fed so far ends a record; `None` while a quoted field is
+    /// open (the caller feeds the line break and the next line).
+    fn end_of_line(&mut self) -> Option<Vec<String>> {
+        if self.quote_pending {
+            self.quote_pending = false;
+            self.quoted = false;
+        }
+        if self.quoted {
+            return None;
+        }
+        let mut fields = std::mem::take(&mut self.fields);
+        fields.push(std::mem::take(&mut self.field));
+        self.started = false;
+        Some(fields)
     }
-    fields.push(field);
-    Some(fields)
+}
+
+/// The fields of one CSV record held whole in `text`, or `None` when a quoted field is still
+/// open at its end.
+#[cfg(test)]
+fn parse_csv_record(text: &str) -> Option<Vec<String>> {
+    let mut record = CsvRecord::default();
+    record.feed(text);
+    record.end_of_line()
 }
 
 /// The progress line on stderr, shown only when stderr is a terminal.
@@ -446,6 +514,19 @@ mod tests {
             let text = csv_field(field);
             assert_eq!(parse_csv_record(&text).unwrap(), [field]);
         }
+        // A quote inside an unquoted field is a character, not the start of a quoted field,
+        // so a stray one never swallows the lines after it.
+        assert_eq!(
+            parse_csv_record(r#"a@x.com,5" tall"#).unwrap(),
+            ["a@x.com", "5\" tall"]
+        );
+        assert_eq!(
+            parse_csv_record(r#"O"Brien,"x""#).unwrap(),
+            ["O\"Brien", "x"]
+        );
+        // A quoted field's closing quote at the end of a line.
+        assert_eq!(parse_csv_record(r#""a""#).unwrap(), ["a"]);
+        assert_eq!(parse_csv_record(r#""a""""#).unwrap(), ["a\""]);
         assert_eq!(csv_field("user@example.com"), "user@example.com");
     }
 
