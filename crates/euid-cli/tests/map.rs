@@ -258,7 +258,19 @@ fn a_list_maps_against_the_real_operator_as_its_v2_map_does() {
         assert!(row[3].parse::<i64>().unwrap() > now_s, "{row:?}");
         assert_eq!(row[4], "");
     }
-    // Two identities, two raw UIDs.
+    // The same raw UIDs as the operator's v2 map.
+    let v2 = euid_test_support::ApiClient::demo(&server).call(
+        "/v2/identity/map",
+        r#"{"email":["someone@example.com","other@example.com"]}"#,
+    );
+    let mapped = v2["body"]["mapped"].as_array().unwrap();
+    for (row, email) in [(&rows[0], "someone@example.com"), (&rows[3], "other@example.com")] {
+        let m = mapped
+            .iter()
+            .find(|m| m["identifier"] == email)
+            .unwrap_or_else(|| panic!("{email} not in {v2}"));
+        assert_eq!(m["advertising_id"], row[1], "{email}");
+    }
     assert_ne!(rows[0][1], rows[3][1]);
 }
 

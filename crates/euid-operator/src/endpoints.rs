@@ -20,6 +20,7 @@ use euid_token::{
 };
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use subtle::ConstantTimeEq as _;
 
 use crate::api_error::{ApiError, SealedRefusal};
 use crate::clients::{Client, Role};
@@ -300,7 +301,7 @@ pub(crate) fn validate(snapshot: &Snapshot, client: &Client, json: &[u8], now_ms
     }
     let flh = first_level_hash(identity.as_bytes(), &snapshot.salts);
     let uid = snapshot.raw_uid(&flh, identity.identity_type());
-    let matches = uid.as_bytes() == decoded.raw_uid.as_bytes();
+    let matches = bool::from(uid.as_bytes().ct_eq(decoded.raw_uid.as_bytes()));
     Ok(success(serde_json::Value::Bool(matches)))
 }
 

@@ -73,11 +73,13 @@ impl OptOutError {
 /// Lookups fail closed: a store that cannot read its records answers `Err`, never
 /// `Ok(None)`, so an unreadable index is never taken for "not opted out".
 ///
-/// Replicas that share one durable store keep their in-memory index current with
-/// [`OptOutStore::records_since`]: after a notification, and on a timer in case one was
-/// missed, each asks for what came after the last sequence number it applied. Applying a
-/// record twice is harmless (the latest opt-out time wins), so a replica may re-read from an
-/// older number after a gap or a restart.
+/// [`OptOutStore::records_since`] is the catch-up a backend shared by several replicas
+/// needs: after a notification, and on a timer in case one was missed, a replica asks for
+/// what came after the last sequence number it applied. Applying a record twice is harmless
+/// (the latest opt-out time wins), so a replica may re-read from an older number after a gap
+/// or a restart. No replica calls it yet: the embedded SQLite store (`optout.db`) belongs to
+/// one operator process, which fills its index at open and from its own writes; sharing
+/// opt-outs between replicas is the PostgreSQL backend's job (issue #19).
 pub trait OptOutStore: Send + Sync {
     /// Stores an opt-out durably (committed before it returns) and makes it visible to
     /// lookups. Re-recording an identity keeps the latest time.

@@ -59,9 +59,11 @@ pub trait SnapshotSource: Send + Sync {
     fn location(&self) -> String;
 }
 
-/// The writes a store takes. Each one is atomic: readers see all of it or none of it, and
-/// concurrent writers (two replicas running [`StoreWriter::maintain_keys`]) never both add a
-/// successor. Once a write returns, every reader's
+/// The writes a store takes. Each one is atomic: readers see all of it or none of it. A
+/// backend shared by replicas must also serialize writers, so that two replicas running
+/// [`StoreWriter::maintain_keys`] never both add a successor; the data directory does not
+/// (its writes are read, plan, rename, without a lock), so one process writes a data
+/// directory at a time (`docs/KEYS.md`). Once a write returns, every reader's
 /// [`SnapshotSource::change_token`] differs, and readers waiting in
 /// [`SnapshotSource::wait_for_change`] are woken where the backend can.
 pub trait StoreWriter: Send + Sync {
