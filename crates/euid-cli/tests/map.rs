@@ -264,7 +264,10 @@ fn a_list_maps_against_the_real_operator_as_its_v2_map_does() {
         r#"{"email":["someone@example.com","other@example.com"]}"#,
     );
     let mapped = v2["body"]["mapped"].as_array().unwrap();
-    for (row, email) in [(&rows[0], "someone@example.com"), (&rows[3], "other@example.com")] {
+    for (row, email) in [
+        (&rows[0], "someone@example.com"),
+        (&rows[3], "other@example.com"),
+    ] {
         let m = mapped
             .iter()
             .find(|m| m["identifier"] == email)
