@@ -15,6 +15,11 @@
 //!   network exactly when the file is a JSON object with a string `api_key` (or `key`) and a
 //!   `secret` (or `client_secret`) that is base64 of 32 bytes; otherwise exit code 2.
 //! - 3: the token text for `token decrypt` with the golden keys file.
+//! - 4 and 5: the CRM list of `euid map --input FILE` (5: with `--column email`, a CSV with a
+//!   header), mapped against a server that answers 400. A run fails with exit code 2 only for the input
+//!   errors it documents (a line that is not UTF-8 or too long, a quote never closed, no such
+//!   column); it gets to the network (exit code 1) or, with nothing valid to send, writes
+//!   the CSV header and the locally answered rows (exit code 0).
 //!
 //! Every run: a documented exit code, nothing on stdout after a failure, an error line
 //! starting `euid: `, and no secret in it (`fuzz/src/lib.rs`).
@@ -141,14 +146,89 @@ fn demo_client(data: &[u8]) {
     }
 }
 
+/// A server on 127.0.0.1 that answers every request 400 at once: `euid map` does not retry
+/// a 400 (a closed port would be retried with backoff, a second or more per run).
+fn refusing_server() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let url = format!("http://{}", listener.local_addr().expect("local address"));
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+                );
+            }
+        });
+        url
+    })
+}
+
+fn map_input(data: &[u8], column: bool) {
+    let path = dir().join("crm.csv");
+    std::fs::write(&path, data).expect("CRM list");
+    let secret = STANDARD.encode([7u8; 32]);
+    let mut args = vec![
+        "map",
+        "--url",
+        refusing_server(),
+        "--timeout",
+        "2",
+        "--api-key",
+        "EUID-C-L-999-fuzz.key",
+        "--secret",
+        &secret,
+        "--input",
+        path.to_str().expect("a UTF-8 temp path"),
+    ];
+    if column {
+        args.extend(["--column", "email"]);
+    }
+    let run = run_cli(&args, b"", &[&secret]);
+    match run.code {
+        euid_cli::EXIT_INVALID => {
+            let documented = [
+                "is not UTF-8 text",
+                "is longer than",
+                "a quoted field is never closed",
+                "a record longer than",
+                "has no column",
+            ];
+            assert!(
+                documented.iter().any(|d| run.stderr.contains(d)),
+                "an undocumented input error: {}",
+                run.stderr
+            );
+        }
+        euid_cli::EXIT_FAILED => reached("a map input that parses and is sent"),
+        _ => {
+            let out = String::from_utf8(run.stdout).expect("UTF-8 CSV");
+            let header = "input,raw_uid,previous_raw_uid,refresh_from,unmapped_reason\n";
+            assert!(out.starts_with(header), "{out}");
+            // Nothing reached the operator, so the rows, if any, are the ones answered here:
+            // invalid identifiers, with no raw UID.
+            assert!(
+                out == header || out.ends_with(",,,,invalid identifier\n"),
+                "{out}"
+            );
+            reached("a map input with nothing to send");
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    match mode % 4 {
+    match mode % 6 {
         0 => keys_file(rest),
         1 => refresh_stdin(rest),
         2 => demo_client(rest),
+        4 => map_input(rest, false),
+        5 => map_input(rest, true),
         _ => {
             let Ok(token) = std::str::from_utf8(rest) else {
                 return;

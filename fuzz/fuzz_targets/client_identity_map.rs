@@ -122,7 +122,7 @@ fuzz_target!(|data: &[u8]| {
                 return;
             };
             reached("the opt-out status answer's JSON");
-            let listed = response.body["opted_out"].as_array().map(Vec::len);
+            let listed = response.body["opted_out"].as_array().cloned();
             match response
                 .into_success_body()
                 .and_then(|body| parse_optout_status(&body))
@@ -130,7 +130,14 @@ fuzz_target!(|data: &[u8]| {
                 Ok(opted_out) => {
                     reached("an opt-out status answer read");
                     let listed = listed.expect("a read answer lists opted_out");
-                    assert!(opted_out.len() <= listed);
+                    // Every answer read is one the operator listed, with its time.
+                    for (uid, since) in &opted_out {
+                        assert!(
+                            listed.iter().any(|e| e["advertising_id"] == uid.as_str()
+                                && e["opted_out_since"].as_i64() == Some(*since)),
+                            "{uid} {since} not in {listed:?}"
+                        );
+                    }
                 }
                 Err(e) => assert!(allowed(&e), "{e:?}"),
             }

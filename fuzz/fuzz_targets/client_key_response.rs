@@ -63,7 +63,9 @@ fuzz_target!(|data: &[u8]| {
     }
     for client in [ClientType::Sharing, ClientType::Bidstream] {
         let garbage = String::from_utf8_lossy(data);
-        let _ = decrypt_token(Some(&snapshot), &garbage, Some("example.com"), client, now);
+        let out = decrypt_token(Some(&snapshot), &garbage, Some("example.com"), client, now);
+        // A raw UID comes back exactly with success.
+        assert_eq!(out.is_success(), out.uid.is_some(), "{:?}", out.status);
     }
     if let Ok(token) = encrypt_raw_uid(Some(&snapshot), RAW_UID, None, now, &mut rng) {
         reached("a token encrypted with the snapshot");

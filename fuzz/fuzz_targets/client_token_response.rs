@@ -102,7 +102,18 @@ fuzz_target!(|data: &[u8]| {
                 Ok(identity) => {
                     reached("a stored identity");
                     check_identity(&identity);
-                    let _ = identity.refresh_response_key();
+                    // The key opens exactly when the stored field is base64 of 32 bytes.
+                    let stored: serde_json::Value =
+                        serde_json::from_str(text).expect("a read identity is JSON");
+                    // (A trailing line break is allowed, as for every key the crates read.)
+                    let is_key = stored["refresh_response_key"].as_str().is_some_and(|k| {
+                        base64::Engine::decode(
+                            &base64::engine::general_purpose::STANDARD,
+                            k.trim_end_matches(['\n', '\r']),
+                        )
+                        .is_ok_and(|b| b.len() == 32)
+                    });
+                    assert_eq!(identity.refresh_response_key().is_ok(), is_key, "{stored}");
                 }
                 Err(ClientError::InvalidResponse(_)) => {}
                 Err(other) => panic!("a stored identity refused with {other:?}"),

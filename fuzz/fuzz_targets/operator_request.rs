@@ -200,5 +200,30 @@ fuzz_target!(|data: &[u8]| {
             serde_json::from_slice(&opened.json).expect("a 200 carries JSON");
         assert!(json["status"].is_string(), "a 200 without status: {json}");
         reached("an envelope endpoint answers 200");
+        if json["status"] == "success" {
+            match endpoint {
+                Endpoint::IdentityMapV3 => {
+                    // Always all four arrays, whatever the request held.
+                    let body = json["body"]
+                        .as_object()
+                        .expect("a v3 map body is an object");
+                    let mut keys: Vec<&str> = body.keys().map(String::as_str).collect();
+                    keys.sort_unstable();
+                    assert_eq!(keys, ["email", "email_hash", "phone", "phone_hash"]);
+                    assert!(body.values().all(serde_json::Value::is_array), "{json}");
+                    reached("/v3/identity/map answers success");
+                }
+                Endpoint::IdentityBuckets => {
+                    for bucket in json["body"].as_array().expect("buckets are a list") {
+                        let updated = bucket["last_updated"].as_str().expect("last_updated");
+                        // yyyy-MM-ddTHH:mm:ss.SSS: exactly three fraction digits.
+                        assert_eq!(updated.len(), 23, "{bucket}");
+                        assert_eq!(&updated[19..20], ".", "{bucket}");
+                    }
+                    reached("/v2/identity/buckets answers success");
+                }
+                _ => {}
+            }
+        }
     }
 });

@@ -133,7 +133,9 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(old, new, "untouched bucket {i} changed");
         } else if ob.has_current_salt() {
             assert_eq!(nb.previous_salt(), Some(ob.current_salt()));
+            assert_ne!(old, new, "rotated bucket {i} unchanged");
         } else {
+            assert_ne!(old, new, "rotated bucket {i} unchanged");
             let (p, o) = (nb.previous_key().unwrap(), ob.current_key().unwrap());
             assert!(p.to_key_material() == o.to_key_material());
         }

@@ -16,7 +16,7 @@ use euid_operator::{
 };
 
 fn testdata(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../testdata/raw_uid/{name}"))
+    euid_test_support::testdata_path(&format!("raw_uid/{name}"))
 }
 
 struct Pipeline {

@@ -32,21 +32,28 @@ pub fn v3_server(secret: [u8; 32]) -> (String, V3Log) {
             let Some((path, headers, body)) = read_request(&mut stream) else {
                 continue;
             };
-            assert_eq!(path, "/v3/identity/map");
+            // A request this server cannot answer closes its connection (no answer), and the
+            // server goes on serving the next one.
+            if path != "/v3/identity/map" {
+                continue;
+            }
             let content_type = headers
                 .iter()
                 .find(|(n, _)| n == "content-type")
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default();
-            let opened = open_request(
+            let Ok(opened) = open_request(
                 &body,
                 BodyEncoding::Binary,
                 &secret,
                 now_ms(),
                 &SkewPolicy::default(),
-            )
-            .expect("the client's binary envelope opens");
-            let request: serde_json::Value = serde_json::from_slice(&opened.json).unwrap();
+            ) else {
+                continue;
+            };
+            let Ok(request) = serde_json::from_slice::<serde_json::Value>(&opened.json) else {
+                continue;
+            };
             let answer = |field: &str| -> Vec<serde_json::Value> {
                 request[field]
                     .as_array()

@@ -13,11 +13,8 @@ use euid_token::{
 const ROWS: usize = 80;
 
 fn read(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../../testdata/raw_uid/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let path = euid_test_support::testdata_path(&format!("raw_uid/{name}"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn salts() -> SaltStore {
