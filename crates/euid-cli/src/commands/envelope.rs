@@ -95,18 +95,37 @@ pub(crate) fn response_bytes(body: &[u8]) -> CliResult<&[u8]> {
     if text.is_empty() {
         return Err(CliError::failed("the response is empty"));
     }
-    if text.first() == Some(&b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok()
-    {
-        let body = crate::io_util::excerpt(text);
-        return Err(CliError::failed(format!(
-            "the operator answered with an error: {body}"
-        )));
+    if text.first() == Some(&b'{') {
+        if let Ok(json) = serde_json::from_slice::<serde_json::Value>(text) {
+            return Err(CliError::failed(plain_answer(&json)));
+        }
     }
     let is_text = text
         .iter()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'));
     // Trimming could eat bytes of a binary envelope, so only text is trimmed.
     Ok(if is_text { text } else { body })
+}
+
+/// What the CLI says of a plain JSON answer: the operator's error shape, its `status` and
+/// `message` only. The rest of a body is never echoed: a plain body that is not an error
+/// answer (a misrouted or forged one) may hold tokens or keys.
+fn plain_answer(json: &serde_json::Value) -> String {
+    let field = |name: &str| {
+        json.get(name)
+            .and_then(serde_json::Value::as_str)
+            .map(|v| format!("\"{name}\":{}", serde_json::Value::from(v)))
+    };
+    let shown: Vec<String> = ["status", "message"]
+        .iter()
+        .filter_map(|n| field(n))
+        .collect();
+    if shown.is_empty() {
+        return "the operator answered with an unencrypted JSON body that is not an error answer"
+            .to_owned();
+    }
+    let body = crate::io_util::excerpt(format!("{{{}}}", shown.join(",")).as_bytes());
+    format!("the operator answered with an error: {body}")
 }
 
 /// The client secret, without ever echoing it.
@@ -168,4 +187,32 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_answer_shows_its_status_and_message_only() {
+        let error = br#"{"status":"client_error","message":"Invalid Identifier"}"#;
+        assert_eq!(
+            response_bytes(error).unwrap_err().to_string(),
+            r#"the operator answered with an error: {"status":"client_error","message":"Invalid Identifier"}"#
+        );
+        // A plain body with tokens or keys in it: none of them is echoed.
+        let leaky = br#"{"status":"success","body":{"refresh_response_key":"P941vVeuyjaDRVnFQ8DPd0AZnW4bPeiJPXER2K9QXcU="}}"#;
+        let said = response_bytes(leaky).unwrap_err().to_string();
+        assert_eq!(
+            said,
+            r#"the operator answered with an error: {"status":"success"}"#
+        );
+        let said = response_bytes(br#"{"refresh_token":"AAAAAB"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !said.contains("AAAAAB") && said.contains("not an error answer"),
+            "{said}"
+        );
+    }
 }
