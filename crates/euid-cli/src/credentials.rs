@@ -22,6 +22,24 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+impl Credentials {
+    /// The URL, API key and client secret of a command that needs both secrets; which one is
+    /// missing, and where it can come from, otherwise.
+    pub(crate) fn require_both(self) -> CliResult<(String, String, String)> {
+        let api_key = self.api_key.ok_or_else(|| {
+            CliError::invalid(
+                "no API key: give --api-key, set EUID_API_KEY, or use --demo DATA_DIR",
+            )
+        })?;
+        let secret = self.secret.ok_or_else(|| {
+            CliError::invalid(
+                "no client secret: give --secret, set EUID_SECRET, or use --demo DATA_DIR",
+            )
+        })?;
+        Ok((self.url, api_key, secret))
+    }
+}
+
 /// Flags and environment variables win over `--demo`; `--demo` fills in what they leave out.
 pub(crate) fn resolve(args: &ConnectionArgs) -> CliResult<Credentials> {
     let mut creds = Credentials {

@@ -18,19 +18,7 @@ use crate::io_util::{print_line, read_stdin, utf8};
 
 /// `euid generate`: encrypt the identity request, POST it, decrypt and print the answer.
 pub(crate) fn generate(args: &GenerateArgs, stdout: &mut dyn Write) -> CliResult<u8> {
-    let Credentials {
-        url,
-        api_key,
-        secret,
-    } = credentials::resolve(&args.connection)?;
-    let api_key = api_key.ok_or_else(|| {
-        CliError::invalid("no API key: give --api-key, set EUID_API_KEY, or use --demo DATA_DIR")
-    })?;
-    let secret = secret.ok_or_else(|| {
-        CliError::invalid(
-            "no client secret: give --secret, set EUID_SECRET, or use --demo DATA_DIR",
-        )
-    })?;
+    let (url, api_key, secret) = credentials::resolve(&args.connection)?.require_both()?;
     let secret = parse_client_secret(&secret)?;
 
     // The identity goes out as typed: the operator validates it and answers 400 if it must.

@@ -13,7 +13,7 @@ use euid_client::{
 
 use crate::cli::{MapArgs, MapType};
 use crate::commands::envelope::parse_client_secret;
-use crate::credentials::{self, Credentials};
+use crate::credentials;
 use crate::error::{CliError, CliResult};
 use crate::http::{self, answer_error};
 
@@ -39,19 +39,7 @@ pub(crate) fn map(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> CliResult<u8> {
-    let Credentials {
-        url,
-        api_key,
-        secret,
-    } = credentials::resolve(&args.connection)?;
-    let api_key = api_key.ok_or_else(|| {
-        CliError::invalid("no API key: give --api-key, set EUID_API_KEY, or use --demo DATA_DIR")
-    })?;
-    let secret = secret.ok_or_else(|| {
-        CliError::invalid(
-            "no client secret: give --secret, set EUID_SECRET, or use --demo DATA_DIR",
-        )
-    })?;
+    let (url, api_key, secret) = credentials::resolve(&args.connection)?.require_both()?;
     parse_client_secret(&secret)?;
     http::check_url(&url)?;
     // ClientError's texts for a bad API key or secret never hold them.
