@@ -223,22 +223,14 @@ pub(crate) fn generate<R: RandomSource>(
             return Ok(SealedRefusal::OptOut.json().to_vec());
         }
     }
-    let tokens = snapshot
-        .generator
-        .generate(
-            &snapshot.keys,
-            &snapshot.salts,
-            &GenerateRequest {
-                identity_type: identity.identity_type(),
-                identity_hash: identity.as_bytes(),
-                site_id: client.site_id,
-                privacy_bits: PRIVACY_BITS_GENERATE,
-                now_ms,
-            },
-            rng,
-        )
-        .map_err(|_| ApiError::NoActiveKey)?;
-    Ok(tokens_json(&tokens))
+    mint(
+        snapshot,
+        &identity,
+        client.site_id,
+        PRIVACY_BITS_GENERATE,
+        now_ms,
+        rng,
+    )
 }
 
 /// `POST /v2/token/client-generate`, after the request is decoded and its origin or app
@@ -263,6 +255,26 @@ pub(crate) fn client_generate<R: RandomSource>(
     if opted_out(snapshot, optouts, &flh, &snapshot.test_identities.optout)? {
         return Ok(SealedRefusal::OptOut.json().to_vec());
     }
+    mint(
+        snapshot,
+        &identity,
+        request.keypair.site_id,
+        PRIVACY_BITS_CLIENT_SIDE,
+        now_ms,
+        rng,
+    )
+}
+
+/// The tokens of a generate, server- or client-side: minted for `site_id` with
+/// `privacy_bits`, as the response JSON to seal.
+fn mint<R: RandomSource>(
+    snapshot: &Snapshot,
+    identity: &IdentityHash,
+    site_id: i32,
+    privacy_bits: u32,
+    now_ms: i64,
+    rng: &mut R,
+) -> Outcome {
     let tokens = snapshot
         .generator
         .generate(
@@ -271,8 +283,8 @@ pub(crate) fn client_generate<R: RandomSource>(
             &GenerateRequest {
                 identity_type: identity.identity_type(),
                 identity_hash: identity.as_bytes(),
-                site_id: request.keypair.site_id,
-                privacy_bits: PRIVACY_BITS_CLIENT_SIDE,
+                site_id,
+                privacy_bits,
                 now_ms,
             },
             rng,
