@@ -16,8 +16,8 @@ use euid_client::{
     IdentityMapV3Input, ResponseJson,
 };
 use euid_crypto::BatchedOsRandom;
-use euid_envelope::{open_request, seal_response, BodyEncoding, SkewPolicy};
-use euid_fuzz::{key_bytes, reached, GOLDEN_CLIENT_SECRET, GOLDEN_TIMESTAMP_MS};
+use euid_envelope::BodyEncoding;
+use euid_fuzz::{key_bytes, reached, seal_answer, GOLDEN_CLIENT_SECRET, GOLDEN_TIMESTAMP_MS};
 use libfuzzer_sys::fuzz_target;
 
 const EMAILS: [&str; 3] = ["user@example.com", "User@Example.com", "optout@example.com"];
@@ -35,16 +35,7 @@ fn answer(path: &'static str, binary: bool, json: &[u8]) -> Result<ResponseJson,
         let r = EnvelopeRequest::seal(&secret, path, b"{}", now, &mut rng);
         (r, BodyEncoding::Base64Text)
     };
-    let nonce = open_request(
-        &request.body,
-        encoding,
-        &secret,
-        now,
-        &SkewPolicy::default(),
-    )
-    .expect("a sealed request opens")
-    .nonce;
-    let sealed = seal_response(&secret, now, nonce, json, &mut rng);
+    let sealed = seal_answer(&secret, &request.body, encoding, now, json);
     let opened = request.open(&secret, 200, &sealed);
     if let Err(e) = &opened {
         assert!(

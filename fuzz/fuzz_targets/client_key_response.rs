@@ -18,8 +18,8 @@ use euid_client::{
     EnvelopeRequest, KeySnapshot,
 };
 use euid_crypto::BatchedOsRandom;
-use euid_envelope::{open_request, seal_response, BodyEncoding, SkewPolicy};
-use euid_fuzz::{key_bytes, reached, GOLDEN_CLIENT_SECRET, GOLDEN_TIMESTAMP_MS};
+use euid_envelope::BodyEncoding;
+use euid_fuzz::{key_bytes, reached, seal_answer, GOLDEN_CLIENT_SECRET, GOLDEN_TIMESTAMP_MS};
 use libfuzzer_sys::fuzz_target;
 
 const RAW_UID: &str = "EKCoNGWPYng/whjBIwANJHKvvGlGyzARtDIAk95FlJyb";
@@ -29,16 +29,7 @@ fuzz_target!(|data: &[u8]| {
     let mut rng = BatchedOsRandom::new();
     let now = GOLDEN_TIMESTAMP_MS;
     let request = EnvelopeRequest::seal(&secret, "/v2/key/sharing", b"", now, &mut rng);
-    let nonce = open_request(
-        &request.body,
-        BodyEncoding::Base64Text,
-        &secret,
-        now,
-        &SkewPolicy::default(),
-    )
-    .expect("a sealed request opens")
-    .nonce;
-    let answer = seal_response(&secret, now, nonce, data, &mut rng);
+    let answer = seal_answer(&secret, &request.body, BodyEncoding::Base64Text, now, data);
     let response = match request.open(&secret, 200, &answer) {
         Ok(response) => response,
         Err(ClientError::InvalidResponse(_)) => return,

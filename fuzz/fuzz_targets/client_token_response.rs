@@ -19,9 +19,10 @@ use euid_client::{
     TokenResponse,
 };
 use euid_crypto::{AesGcmKey, BatchedOsRandom};
-use euid_envelope::{open_request, seal_refresh_response, seal_response, BodyEncoding, SkewPolicy};
+use euid_envelope::{seal_refresh_response, BodyEncoding};
 use euid_fuzz::{
-    key_bytes, reached, GOLDEN_CLIENT_SECRET, GOLDEN_REFRESH_RESPONSE_KEY, GOLDEN_TIMESTAMP_MS,
+    key_bytes, reached, seal_answer, GOLDEN_CLIENT_SECRET, GOLDEN_REFRESH_RESPONSE_KEY,
+    GOLDEN_TIMESTAMP_MS,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -59,16 +60,7 @@ fuzz_target!(|data: &[u8]| {
             let secret = ClientSecret::from_bytes(key_bytes(GOLDEN_CLIENT_SECRET));
             let request =
                 EnvelopeRequest::seal(&secret, "/v2/token/generate", b"{}", now, &mut rng);
-            let nonce = open_request(
-                &request.body,
-                BodyEncoding::Base64Text,
-                &secret,
-                now,
-                &SkewPolicy::default(),
-            )
-            .expect("a sealed request opens")
-            .nonce;
-            let answer = seal_response(&secret, now, nonce, json, &mut rng);
+            let answer = seal_answer(&secret, &request.body, BodyEncoding::Base64Text, now, json);
             let verbatim = request
                 .open_json(&secret, 200, &answer)
                 .expect("a sealed answer opens");

@@ -169,3 +169,25 @@ pub fn in_memory_operator(
     let _ = std::fs::remove_dir_all(&dir);
     (operator, demo)
 }
+
+/// The operator's side of one exchange: `json` sealed as the answer to `request_body` (its
+/// nonce echoed, at `now_ms`), for the client targets, which then open it as the SDK does.
+pub fn seal_answer(
+    secret: &euid_envelope::ClientSecret,
+    request_body: &[u8],
+    encoding: euid_envelope::BodyEncoding,
+    now_ms: i64,
+    json: &[u8],
+) -> Vec<u8> {
+    let nonce = euid_envelope::open_request(
+        request_body,
+        encoding,
+        secret,
+        now_ms,
+        &euid_envelope::SkewPolicy::default(),
+    )
+    .expect("a request sealed in the target opens")
+    .nonce;
+    let mut rng = euid_crypto::BatchedOsRandom::new();
+    euid_envelope::seal_response(secret, now_ms, nonce, json, &mut rng)
+}
