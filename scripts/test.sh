@@ -12,6 +12,12 @@ bash scripts/test-setup.sh
 export EUID_TEST_PYTHON="$root/target/interop-venv/bin/python"
 export EUID_TEST_JS_DIR="$root/tests/js"
 
+step "PostgreSQL throw-away cluster (127.0.0.1, free port; stopped on exit)"
+pg_dir=$(mktemp -d -u "${TMPDIR:-/tmp}/euid-pg.XXXXXX")
+trap 'bash "$root/scripts/pg-cluster.sh" stop "$pg_dir"' EXIT
+EUID_TEST_POSTGRES_URL=$(bash scripts/pg-cluster.sh start "$pg_dir")
+export EUID_TEST_POSTGRES_URL
+
 step "cargo fmt"
 cargo fmt --all -- --check
 # fuzz/ is its own workspace (nightly only to build, not to format).

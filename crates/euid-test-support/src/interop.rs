@@ -67,9 +67,16 @@ pub fn iab_tcf_js_dir(suite: &str) -> Option<PathBuf> {
 
 /// Fails the test, or prints the notice and returns when skipping is allowed.
 fn missing(suite: &str, why: &str) {
+    missing_with(suite, why, "Run scripts/test-setup.sh");
+}
+
+/// [`missing`] with the set-up step to name (`remedy`), for tools other than the interop
+/// venv (the PostgreSQL cluster).
+pub(crate) fn missing_with(suite: &str, why: &str, remedy: &str) {
     match decide(
         suite,
         why,
+        remedy,
         std::env::var_os("CI"),
         std::env::var_os("EUID_SKIP_INTEROP"),
     ) {
@@ -82,10 +89,11 @@ fn missing(suite: &str, why: &str) {
 fn decide(
     suite: &str,
     why: &str,
+    remedy: &str,
     ci: Option<OsString>,
     skip: Option<OsString>,
 ) -> Result<String, String> {
-    let cannot = format!("{suite} cannot run: {why}. Run scripts/test-setup.sh");
+    let cannot = format!("{suite} cannot run: {why}. {remedy}");
     if ci.is_some() {
         return Err(format!("{cannot}; CI must not skip it."));
     }
@@ -144,6 +152,7 @@ mod tests {
         decide(
             "the suite",
             "no tool",
+            "Run scripts/test-setup.sh",
             ci.map(Into::into),
             skip.map(Into::into),
         )

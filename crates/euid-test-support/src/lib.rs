@@ -4,6 +4,7 @@
 mod clock;
 mod consent;
 mod interop;
+mod postgres;
 mod testdata;
 
 #[cfg(feature = "operator")]
@@ -22,6 +23,7 @@ mod token_fixtures;
 pub use clock::now_ms;
 pub use consent::{INSUFFICIENT_TCF, SUFFICIENT_TCF};
 pub use interop::{iab_tcf_js_dir, interop_python, run_interop_script};
+pub use postgres::postgres_url;
 pub use testdata::{repo_root, testdata, testdata_path};
 
 #[cfg(feature = "operator")]
