@@ -22,6 +22,7 @@ import sys
 
 import yaml
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -75,10 +76,12 @@ class Document:
         return self.validators[pointer]
 
     def errors(self, instance, schema):
-        return [
-            f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
-            for e in self.validator(schema).iter_errors(instance)
-        ]
+        """The most telling validation error (inside a `oneOf`, the closest branch's), if any."""
+        error = best_match(self.validator(schema).iter_errors(instance))
+        if error is None:
+            return []
+        where = "/".join(map(str, error.absolute_path)) or "(root)"
+        return [f"{where}: {error.message[:300]}"]
 
     def is_valid(self, instance, schema):
         return self.validator(schema).is_valid(instance)
@@ -231,7 +234,7 @@ def check_exchange(doc, exchange, errors, reached):
             return
         schema = content[media].get("schema", {})
         found = doc.errors(exchange["body_json"], schema)
-        errors.extend(f"{label}: body {json.dumps(exchange['body_json'])}: {e}" for e in found)
+        errors.extend(f"{label}: body {json.dumps(exchange['body_json'])[:300]}: {e}" for e in found)
         if not found:
             doc.reached(exchange["body_json"], schema, f"{where} {media}", reached)
         return
