@@ -33,20 +33,7 @@ use serde_json::{json, Value};
 
 /// The places of the document this test does not reach, each with why; any other unreached
 /// place fails the test, and so does one of these once it is reached (then delete it here).
-const NOT_PRODUCED: &[(&str, &str)] = &[
-    (
-        "POST /v2/token/client-generate 400 application/json/message/oneOf/5",
-        "`encrypted payload contains invalid json` needs a hand-made ECDH payload (euid-cstg's tests pin it)",
-    ),
-    (
-        "POST /v2/token/client-generate 400 application/json/message/oneOf/6",
-        "`please provide exactly one of: email_hash, phone_hash` needs a hand-made ECDH payload (euid-cstg's tests pin it)",
-    ),
-    (
-        "POST /v2/token/client-generate 401",
-        "a disabled client-side keypair (euid-cstg's tests pin the answer)",
-    ),
-];
+const NOT_PRODUCED: &[(&str, &str)] = &[];
 
 /// Every exchange, as the checker reads it.
 #[derive(Default)]
@@ -222,6 +209,23 @@ impl Exchanges {
             ClientIdentity::PhoneHash(h) => json!({ "phone_hash": h }),
         };
         self.record(case, "POST", path, &resp, Some(payload), decrypted);
+    }
+}
+
+/// Sets every `disabled` field in `value` to `true`.
+fn disable_all(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, field) in map.iter_mut() {
+                if key == "disabled" {
+                    *field = Value::Bool(true);
+                } else {
+                    disable_all(field);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(disable_all),
+        _ => {}
     }
 }
 
@@ -818,6 +822,64 @@ fn main_server_exchanges(out: &mut Exchanges) {
         |_| {},
     );
 
+    // Payloads the SDK never sends, sealed with the shared key of a real request (found
+    // with the server's own keypair from the data directory).
+    let keypairs_path = dir.path().join(euid_operator::KEYPAIRS_FILE);
+    let store =
+        euid_cstg::KeypairStore::from_json(&std::fs::read(&keypairs_path).expect("keypairs"))
+            .expect("keypairs parse");
+    for (case, plaintext) in [
+        ("payload not JSON", &b"not json"[..]),
+        ("two hashes", br#"{"email_hash":"a","phone_hash":"b"}"#),
+    ] {
+        let request = cstg_request(&server.demo, ClientIdentity::EmailHash(&hash), None);
+        let decoded = euid_cstg::decode_request(&store, request.body.as_bytes(), origin)
+            .expect("a real request decodes");
+        let mut body: Value = serde_json::from_str(&request.body).expect("CSTG body");
+        let timestamp = body["timestamp"].as_i64().expect("timestamp");
+        let iv: [u8; 12] = rand_bytes();
+        let mut sealed = Vec::new();
+        decoded.shared_key().seal_into(
+            &iv,
+            &euid_cstg::aad_for(timestamp, None),
+            plaintext,
+            &mut sealed,
+        );
+        body["iv"] = json!(STANDARD.encode(iv));
+        body["payload"] = json!(STANDARD.encode(&sealed[12..]));
+        let path = "/v2/token/client-generate";
+        let resp = http(
+            server.addr,
+            "POST",
+            path,
+            &[("Origin", "http://localhost:5173")],
+            body.to_string().as_bytes(),
+        );
+        out.record(case, "POST", path, &resp, None, None);
+    }
+
+    // A disabled keypair: 401.
+    let mut keypairs: Value =
+        serde_json::from_slice(&std::fs::read(&keypairs_path).expect("keypairs")).expect("JSON");
+    disable_all(&mut keypairs);
+    write_atomic(&keypairs_path, keypairs.to_string().as_bytes()).expect("write keypairs");
+    let operator = server.server.as_ref().expect("running").operator().clone();
+    wait_until("the disabled keypair", || {
+        operator
+            .snapshot()
+            .cstg_keypairs
+            .iter()
+            .all(|kp| kp.disabled)
+    });
+    out.cstg(
+        &server,
+        "disabled keypair",
+        ClientIdentity::EmailHash(&hash),
+        None,
+        origin,
+        |_| {},
+    );
+
     // The document itself, and an unknown path.
     let resp = server.request("GET", "/openapi.yaml", &[], b"");
     assert_eq!(resp.body, OPENAPI_YAML.as_bytes(), "the served document");
@@ -936,6 +998,24 @@ fn fault_server_exchanges(out: &mut Exchanges) {
         false,
     );
     cstg(out, "no active key");
+}
+
+/// `GET /openapi.yaml` needs no key, says `application/yaml`, and is counted in `/metrics`
+/// like every endpoint.
+#[test]
+fn the_document_is_served_without_a_key_and_counted() {
+    let server = TestServer::start(OperatorConfig::default());
+    let resp = server.request("GET", "/openapi.yaml", &[], b"");
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("content-type"), Some("application/yaml"));
+    assert_eq!(resp.body, OPENAPI_YAML.as_bytes());
+    let posted = server.request("POST", "/openapi.yaml", &[], b"");
+    assert_eq!(posted.status, 405, "{}", posted.text());
+    let metrics = server.request("GET", "/metrics", &[], b"").text();
+    assert!(
+        metrics.contains(r#"euid_http_requests_total{endpoint="/openapi.yaml",status="200"} 1"#),
+        "{metrics}"
+    );
 }
 
 #[test]
