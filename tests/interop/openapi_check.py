@@ -10,7 +10,7 @@ headers, content_type, and either `decrypted` (the opened 200 answer), `body_jso
   or decrypted answer that does not validate), and a 200 request that does not validate;
 - uncovered: every place of a response schema no exchange reached: a `oneOf` branch (an
   outcome), a property (a documented field), an array's items, an `enum` value, and every
-  documented status of every operation. Schemas marked `x-euid-untestable` (a fault no
+  documented status of every operation and content type of every status. Schemas marked `x-euid-untestable` (a fault no
   request can cause) are validated but need not be reached.
 
 Schemas are validated with `jsonschema` (JSON Schema 2020-12, as OpenAPI 3.1 uses), `$ref`s
@@ -145,6 +145,9 @@ def documented_places(doc):
             schemas = [c.get("schema") for c in response.get("content", {}).values()]
             if not (schemas and all(doc.untestable(s) for s in schemas)):
                 places.add(where)
+            for media, content in response.get("content", {}).items():
+                if not doc.untestable(content.get("schema")):
+                    places.add(f"{where} as {media}")
             if "x-euid-decrypted-response" in response:
                 doc.places(response["x-euid-decrypted-response"], f"{where} decrypted", places)
             for media, content in response.get("content", {}).items():
@@ -212,6 +215,7 @@ def check_exchange(doc, exchange, errors, reached):
     if media not in content:
         errors.append(f"{label}: content type {media!r} not documented ({list(content)})")
         return
+    reached.add(f"{where} as {media}")
     if "x-euid-decrypted-response" in response:
         if "decrypted" not in exchange:
             errors.append(f"{label}: the test did not open the answer")

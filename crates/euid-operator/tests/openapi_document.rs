@@ -463,10 +463,10 @@ fn main_server_exchanges(out: &mut Exchanges) {
     );
     out.envelope(
         &client,
-        "another identity",
+        "another identity, binary",
         validate,
         &format!(r#"{{"token":"{token}","email":"w@example.com"}}"#),
-        false,
+        true,
     );
     out.envelope(
         &client,
@@ -517,16 +517,31 @@ fn main_server_exchanges(out: &mut Exchanges) {
         r#"{"email":"gone@example.com"}"#,
         false,
     );
+    out.envelope(
+        &client,
+        "phone, binary",
+        logout,
+        r#"{"phone":"+15550000001"}"#,
+        true,
+    );
     out.envelope(&client, "no identity", logout, "{}", false);
     out.envelope(&client, "bad phone", logout, r#"{"phone":"12"}"#, false);
 
     // Keys.
     out.envelope(&client, "no JSON", "/v2/key/bidstream", "", false);
+    out.envelope(&client, "binary", "/v2/key/bidstream", "{}", true);
     out.envelope(&client, "no JSON", "/v2/key/sharing", "", false);
     out.envelope(&client, "empty object", "/v2/key/sharing", "{}", true);
 
     // Identity map v2.
     let map = "/v2/identity/map";
+    out.envelope(
+        &client,
+        "binary",
+        map,
+        r#"{"phone":["+12345678901"]}"#,
+        true,
+    );
     out.envelope(
         &client,
         "mapped and unmapped",
@@ -558,6 +573,7 @@ fn main_server_exchanges(out: &mut Exchanges) {
 
     // Identity map v3.
     let map3 = "/v3/identity/map";
+    out.envelope(&client, "binary", map3, r#"{"phone_hash":[]}"#, true);
     out.envelope(
         &client,
         "mixed",
@@ -579,6 +595,13 @@ fn main_server_exchanges(out: &mut Exchanges) {
     let buckets = "/v2/identity/buckets";
     out.envelope(
         &client,
+        "binary",
+        buckets,
+        r#"{"since_timestamp":"2000-01-01T00:00:00.5"}"#,
+        true,
+    );
+    out.envelope(
+        &client,
         "since 2000",
         buckets,
         r#"{"since_timestamp":"2000-01-01T00:00:00"}"#,
@@ -595,6 +618,7 @@ fn main_server_exchanges(out: &mut Exchanges) {
 
     // Opt-out status.
     let status = "/v2/optout/status";
+    out.envelope(&client, "binary", status, r#"{"advertising_ids":[]}"#, true);
     out.envelope(
         &client,
         "one opted out",
