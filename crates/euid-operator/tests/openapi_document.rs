@@ -931,16 +931,28 @@ fn fault_server_exchanges(out: &mut Exchanges) {
         off: AtomicBool::new(false),
     });
     let config = OperatorConfig::from_json(
-        br#"{"optout_check_on_generate":true,"request_timeout_ms":300,"max_body_bytes":2000,"reload_interval_ms":50,"auto_rotate_keys":false}"#,
+        br#"{"optout_check_on_generate":true,"request_timeout_ms":1000,"max_body_bytes":2000,"reload_interval_ms":50,"auto_rotate_keys":false}"#,
     )
     .expect("config");
     let server = FaultServer::start(dir.path(), config, store.clone());
     let client = ApiClient::new(server.addr, &demo.api_key, &demo.client_secret);
     let mut paths: Vec<&str> = ENVELOPE_PATHS.to_vec();
     paths.extend(["/v2/token/refresh", "/v2/token/client-generate"]);
-    for path in &paths {
-        let resp = stalled(server.addr, "POST", path);
-        out.record("body never sent", "POST", path, &resp, None, None);
+    // The stalls wait out request_timeout_ms together; it is long enough that the other
+    // requests here never meet it on a busy machine.
+    let addr = server.addr;
+    let stalls: Vec<HttpResponse> = std::thread::scope(|scope| {
+        let waits: Vec<_> = paths
+            .iter()
+            .map(|path| scope.spawn(move || stalled(addr, "POST", path)))
+            .collect();
+        waits
+            .into_iter()
+            .map(|w| w.join().expect("stalled request"))
+            .collect()
+    });
+    for (path, resp) in paths.iter().zip(&stalls) {
+        out.record("body never sent", "POST", path, resp, None, None);
         let resp = client.post(path, &[b'A'; 2001], &[]);
         out.record("2001 bytes", "POST", path, &resp, None, None);
     }
