@@ -3,4 +3,13 @@
 //! `docs/openapi.yaml` is the same file (a test checks the bytes).
 
 /// The OpenAPI 3.1 document of every endpoint (`GET /openapi.yaml`).
+///
+/// ```
+/// use euid_operator::{Endpoint, OPENAPI_YAML};
+///
+/// assert!(OPENAPI_YAML.starts_with("openapi: 3.1.0"));
+/// for endpoint in Endpoint::ALL {
+///     assert!(OPENAPI_YAML.contains(&format!("\n  {}:\n", endpoint.path())));
+/// }
+/// ```
 pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");

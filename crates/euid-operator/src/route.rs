@@ -86,6 +86,13 @@ impl Endpoint {
     }
 
     /// The HTTP method it answers; another method on its path is a 405.
+    ///
+    /// ```
+    /// use euid_operator::Endpoint;
+    ///
+    /// assert_eq!(Endpoint::OpenApiDocument.method(), "GET");
+    /// assert_eq!(Endpoint::TokenGenerate.method(), "POST");
+    /// ```
     pub const fn method(self) -> &'static str {
         match self {
             Self::OpenApiDocument => "GET",
