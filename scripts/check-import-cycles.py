@@ -38,7 +38,7 @@ KNOWN: set = set()
 # declare and re-export.
 LAYERS = {
     "euid-operator": (
-        {"api", "api_error", "api_response", "clients", "config", "endpoints", "route", "snapshot", "utc_time"},
+        {"api", "api_document", "api_error", "api_response", "clients", "config", "endpoints", "route", "snapshot", "utc_time"},
         {"access_log", "clock", "cors", "key_rotation", "metrics", "optout", "server", "state"},
     ),
 }

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs beyond the Rust toolchain, idempotently:
-# a Python venv with the pinned official SDK, and the npm packages of the JS tests.
+# a Python venv with the pinned official SDK and JSON-schema validator
+# (tests/interop/requirements.txt), and the npm packages of the JS tests.
 # Prints the environment the tests read; fails loudly when something cannot be built.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-UID2_CLIENT_VERSION=2.9.0
+requirements="$root/tests/interop/requirements.txt"
 venv="$root/target/interop-venv"
 
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import uid2_client, sys; from importlib.metadata import version; sys.exit(version('uid2-client') != '$UID2_CLIENT_VERSION')" 2>/dev/null; then
-  echo "test-setup: creating $venv with uid2-client==$UID2_CLIENT_VERSION" >&2
+# Rebuilt whenever the pinned requirements change (the copy of the file in the venv says
+# what it holds). `python -m pip`, not `bin/pip`: a copied venv's scripts name the original.
+if [ ! -x "$venv/bin/python" ] || ! cmp -s "$requirements" "$venv/requirements.txt"; then
+  echo "test-setup: creating $venv from tests/interop/requirements.txt" >&2
   rm -rf "$venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "uid2-client==$UID2_CLIENT_VERSION"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$venv/requirements.txt"
 fi
 
 # Headless Chromium for the browser test (examples/publisher-page/browser-test.mjs).

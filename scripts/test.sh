@@ -27,6 +27,9 @@ step "module import cycles"
 python3 scripts/check-import-cycles.py --self-test
 python3 scripts/check-import-cycles.py
 
+step "docs/api.html is rendered from the current docs/openapi.yaml"
+"$EUID_TEST_PYTHON" scripts/render-api-docs.py --check
+
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # euid-token alone, without the legacy-v2 feature the CLI turns on in workspace builds.

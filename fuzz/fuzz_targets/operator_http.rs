@@ -6,7 +6,7 @@
 //! Input: one selector byte, the `Content-Type` header value up to the first NUL, the
 //! `Content-Length` header value up to the next NUL, then the body.
 //! - selector bit 7 clear: the body as is, to the endpoint of the low nibble (0–10:
-//!   `Endpoint::ALL`; 11 and above: client-generate).
+//!   `Endpoint::ALL`; 11 (`/openapi.yaml`, a GET) and above: client-generate).
 //! - selector bit 7 set: the body is replaced by an empty request envelope for
 //!   `/v2/key/sharing`, sealed with the demo client's secret: raw bytes (bit 0 set) or
 //!   base64 text (bit 0 clear).
@@ -109,6 +109,7 @@ fuzz_target!(|data: &[u8]| {
     } else {
         let path = Endpoint::ALL
             .get(usize::from(selector & 0x0f))
+            .filter(|e| e.method() == "POST")
             .map_or(Endpoint::ClientGenerate.path(), |e| e.path());
         (path, body.to_vec())
     };

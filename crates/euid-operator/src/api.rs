@@ -5,8 +5,9 @@ use euid_base64::{encode_into, encoded_len, Alphabet};
 use euid_crypto::RandomSource;
 use euid_envelope::{open_request, seal_refresh_response, seal_response, BodyEncoding};
 
+use crate::api_document::OPENAPI_YAML;
 use crate::api_error::{ApiError, HealthProblem};
-pub(crate) use crate::api_response::{ApiResponse, OCTET_STREAM, TEXT};
+pub(crate) use crate::api_response::{ApiResponse, OCTET_STREAM, TEXT, YAML};
 use crate::clients::{bearer_key, Client, Role};
 use crate::endpoints;
 pub(crate) use crate::route::Endpoint;
@@ -93,6 +94,7 @@ pub fn handle<R: RandomSource>(
         Endpoint::ClientGenerate => {
             return handle_client_generate(snapshot, optouts, request, now_ms, rng)
         }
+        Endpoint::OpenApiDocument => return openapi_document(),
         _ => {}
     }
     let client = match authorize(snapshot, request.authorization, request.endpoint.roles()) {
@@ -129,7 +131,9 @@ pub fn handle<R: RandomSource>(
         Endpoint::IdentityMapV3 => endpoints::identity_map_v3(snapshot, optouts, json, now_ms),
         Endpoint::IdentityBuckets => endpoints::identity_buckets(snapshot, json),
         // Dispatched above: they have no API key and no v2 envelope.
-        Endpoint::TokenRefresh | Endpoint::ClientGenerate => Err(ApiError::Unauthorized),
+        Endpoint::TokenRefresh | Endpoint::ClientGenerate | Endpoint::OpenApiDocument => {
+            Err(ApiError::Unauthorized)
+        }
     };
     match outcome {
         Ok(response_json) => {
@@ -137,6 +141,16 @@ pub fn handle<R: RandomSource>(
             encoded(sealed, opened.response_encoding == BodyEncoding::Binary).with_site(site)
         }
         Err(error) => ApiResponse::from(error).with_site(site),
+    }
+}
+
+/// `GET /openapi.yaml`: the document, for anyone (it holds no secret).
+fn openapi_document() -> ApiResponse {
+    ApiResponse {
+        http_status: 200,
+        content_type: YAML,
+        body: OPENAPI_YAML.as_bytes().to_vec(),
+        site_id: None,
     }
 }
 

@@ -29,6 +29,8 @@ impl std::fmt::Debug for ApiResponse {
 pub const JSON: &str = "application/json";
 /// `Content-Type` of base64 text bodies.
 pub const TEXT: &str = "text/plain";
+/// `Content-Type` of the OpenAPI document (`GET /openapi.yaml`).
+pub const YAML: &str = "application/yaml";
 /// `Content-Type` of binary bodies.
 pub const OCTET_STREAM: &str = "application/octet-stream";
 

@@ -5,6 +5,7 @@
 // these modules imports tokio, axum, hyper or rusqlite, nor any module of the shell
 // (`scripts/check-import-cycles.py` checks both).
 mod api;
+mod api_document;
 mod api_error;
 mod api_response;
 mod clients;
@@ -26,8 +27,9 @@ mod state;
 
 pub use access_log::{AccessLog, AccessLogMode, AccessLogModeError};
 pub use api::{authorize, handle, health_problem, ApiRequest};
+pub use api_document::OPENAPI_YAML;
 pub use api_error::{ApiError, HealthProblem, SealedRefusal};
-pub use api_response::{ApiResponse, JSON, OCTET_STREAM, TEXT};
+pub use api_response::{ApiResponse, JSON, OCTET_STREAM, TEXT, YAML};
 pub use clients::{bearer_key, site_id_of_api_key, Client, ClientStore};
 pub use clock::now_ms;
 pub use config::{ConfigError, OperatorConfig, DEFAULT_LISTEN};

@@ -5,6 +5,7 @@ use crate::clients::Role;
 
 /// An API endpoint served through the request pipeline (`api::handle`). The operations
 /// endpoints (`/ops/healthcheck`, `/metrics`) are the HTTP shell's own and not in here.
+/// All are `POST` but [`Endpoint::OpenApiDocument`], a `GET`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Endpoint {
@@ -32,11 +33,13 @@ pub enum Endpoint {
     /// `POST /v2/token/client-generate`: no API key and no v2 envelope; the body is the
     /// browser SDK's ECDH-sealed request and the page's `Origin` is checked.
     ClientGenerate,
+    /// `GET /openapi.yaml`: this API's OpenAPI 3.1 reference (no API key).
+    OpenApiDocument,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::TokenGenerate,
         Self::TokenRefresh,
         Self::TokenValidate,
@@ -48,6 +51,7 @@ impl Endpoint {
         Self::ClientGenerate,
         Self::IdentityMapV3,
         Self::IdentityBuckets,
+        Self::OpenApiDocument,
     ];
 
     /// The URL path.
@@ -64,6 +68,7 @@ impl Endpoint {
             Self::ClientGenerate => "/v2/token/client-generate",
             Self::IdentityMapV3 => "/v3/identity/map",
             Self::IdentityBuckets => "/v2/identity/buckets",
+            Self::OpenApiDocument => "/openapi.yaml",
         }
     }
 
@@ -71,12 +76,27 @@ impl Endpoint {
     pub const fn roles(self) -> &'static [Role] {
         match self {
             Self::TokenGenerate | Self::TokenValidate => &[Role::Generator],
-            Self::TokenRefresh | Self::ClientGenerate => &[],
+            Self::TokenRefresh | Self::ClientGenerate | Self::OpenApiDocument => &[],
             Self::TokenLogout => &[Role::Optout],
             Self::KeyBidstream => &[Role::IdReader],
             Self::KeySharing => &[Role::Sharer, Role::IdReader],
             Self::IdentityMap | Self::IdentityMapV3 | Self::IdentityBuckets => &[Role::Mapper],
             Self::OptoutStatus => &[Role::Mapper, Role::Sharer, Role::IdReader],
+        }
+    }
+
+    /// The HTTP method it answers; another method on its path is a 405.
+    ///
+    /// ```
+    /// use euid_operator::Endpoint;
+    ///
+    /// assert_eq!(Endpoint::OpenApiDocument.method(), "GET");
+    /// assert_eq!(Endpoint::TokenGenerate.method(), "POST");
+    /// ```
+    pub const fn method(self) -> &'static str {
+        match self {
+            Self::OpenApiDocument => "GET",
+            _ => "POST",
         }
     }
 

@@ -291,14 +291,15 @@ pub fn router(operator: Arc<Operator>) -> Router {
         .route("/ops/healthcheck", get(healthcheck))
         .route("/metrics", get(metrics));
     for endpoint in Endpoint::ALL {
-        router = router.route(
-            endpoint.path(),
-            post(
-                move |State(op): State<Arc<Operator>>, headers: HeaderMap, body: Body| {
-                    serve_api(op, endpoint, headers, body)
-                },
-            ),
-        );
+        let handler = move |State(op): State<Arc<Operator>>, headers: HeaderMap, body: Body| {
+            serve_api(op, endpoint, headers, body)
+        };
+        let method_router = if endpoint.method() == "GET" {
+            get(handler)
+        } else {
+            post(handler)
+        };
+        router = router.route(endpoint.path(), method_router);
     }
     router
         .fallback(not_found)
