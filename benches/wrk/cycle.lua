@@ -29,10 +29,18 @@ setup = function(thread)
   table.insert(threads, thread)
 end
 
-done = function(_, _, _)
+-- Also one JSON line for scripts/bench-growth.sh (latencies in microseconds).
+done = function(summary, latency, _)
   local total = 0
   for _, thread in ipairs(threads) do
     total = total + thread:get("not_ok")
   end
   io.write(string.format("non-200: %d\n", total))
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.status + summary.errors.timeout
+  io.write(string.format(
+    'wrk-json: {"requests":%d,"seconds":%.3f,"rps":%.1f,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,"non_200":%d,"socket_errors":%d}\n',
+    summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    total, errors))
 end

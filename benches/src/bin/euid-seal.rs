@@ -7,9 +7,12 @@
 //!   operator's skew window, so seal them just before each run.
 //! - `--kind refresh`: refresh tokens, each from a real `/v2/token/generate` call to `--url`
 //!   (plain bodies of `/v2/token/refresh`, valid for the refresh lifetime).
+//! - `--kind map`: `/v3/identity/map` envelopes of 5,000 identities each (1,250 each of
+//!   emails, email hashes, phones and phone hashes, distinct across bodies), sealed like
+//!   `generate`.
 //!
 //! ```text
-//! euid-seal --demo DATA_DIR --kind generate|refresh --count N --out FILE [--url http://127.0.0.1:8080]
+//! euid-seal --demo DATA_DIR --kind generate|refresh|map --count N --out FILE [--url http://127.0.0.1:8080]
 //! ```
 
 use std::io::{Read, Write};
@@ -54,8 +57,8 @@ fn parse_args() -> Result<Args, String> {
     if args.demo.is_empty() || args.out.is_empty() || args.count == 0 {
         return Err("--demo, --out and a positive --count are required".to_owned());
     }
-    if args.kind != "generate" && args.kind != "refresh" {
-        return Err("--kind is generate or refresh".to_owned());
+    if !["generate", "refresh", "map"].contains(&args.kind.as_str()) {
+        return Err("--kind is generate, refresh or map".to_owned());
     }
     Ok(args)
 }
@@ -67,6 +70,32 @@ fn generate_body(secret: &ClientSecret, n: usize, rng: &mut FastRandom) -> (Stri
     rng.fill(&mut nonce);
     let raw = seal_request(secret, now_ms(), nonce, json.as_bytes(), rng);
     (STANDARD.encode(raw), nonce)
+}
+
+/// Identities in one `--kind map` body (the largest request the operator takes).
+const MAP_IDENTITIES: usize = 5_000;
+
+/// One sealed `/v3/identity/map` body (base64 text): body `n` maps identities
+/// `n * 1250 .. (n + 1) * 1250` of each kind.
+fn map_body(secret: &ClientSecret, n: usize, rng: &mut FastRandom) -> String {
+    let per_kind = MAP_IDENTITIES / 4;
+    let ids = (n * per_kind)..((n + 1) * per_kind);
+    // Any 32 bytes are a valid hash: distinct ones per identity.
+    let hash = |kind: u8, i: usize| {
+        let mut bytes = [kind; 32];
+        bytes[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        STANDARD.encode(bytes)
+    };
+    let json = serde_json::json!({
+        "email": ids.clone().map(|i| format!("map.user{i}@example.com")).collect::<Vec<_>>(),
+        "email_hash": ids.clone().map(|i| hash(1, i)).collect::<Vec<_>>(),
+        "phone": ids.clone().map(|i| format!("+1{:010}", 2_000_000_000 + i)).collect::<Vec<_>>(),
+        "phone_hash": ids.map(|i| hash(2, i)).collect::<Vec<_>>(),
+    })
+    .to_string();
+    let mut nonce = [0u8; 8];
+    rng.fill(&mut nonce);
+    STANDARD.encode(seal_request(secret, now_ms(), nonce, json.as_bytes(), rng))
 }
 
 /// A POST over a fresh connection; the status and body.
@@ -122,6 +151,10 @@ fn run(args: &Args) -> Result<(), String> {
     let mut rng = FastRandom::new();
     let mut bodies = Vec::with_capacity(args.count);
     for n in 0..args.count {
+        if args.kind == "map" {
+            bodies.push(map_body(&secret, n, &mut rng));
+            continue;
+        }
         let (body, nonce) = generate_body(&secret, n, &mut rng);
         if args.kind == "generate" {
             bodies.push(body);
