@@ -86,6 +86,13 @@ fn terminator(server: &TestServer, cert: &TestCert) -> Terminator {
     Terminator { addr, connections }
 }
 
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 fn trusting(cert: &TestCert) -> TransportConfig {
     TransportConfig {
         timeout: Duration::from_secs(10),
@@ -152,10 +159,7 @@ fn async_clients_work_over_https() {
     let (_, key, secret) = server.creds();
     let url = format!("https://{}", tls.addr);
     let config = trusting(&cert);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     runtime.block_on(async {
         let publisher =
             AsyncPublisherClient::with_config(&url, &key, &secret, config.clone()).unwrap();
@@ -193,10 +197,7 @@ fn key_fetch_errors(
         .unwrap()
         .refresh()
         .unwrap_err();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let asynchronous = runtime.block_on(async {
         AsyncBidstreamClient::with_config(url, key, secret, config.clone())
             .unwrap()
