@@ -129,7 +129,7 @@ pub(crate) struct DecryptResponseArgs {
 /// How to reach the operator and authenticate.
 #[derive(Args)]
 pub(crate) struct ConnectionArgs {
-    /// The operator's base URL, plain HTTP [default: the `base_url` of --demo's
+    /// The operator's base URL, http:// or https:// [default: the `base_url` of --demo's
     /// demo-client.json, else http://127.0.0.1:8080].
     #[arg(long, env = "EUID_URL")]
     pub(crate) url: Option<String>,

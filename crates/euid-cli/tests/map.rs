@@ -163,7 +163,11 @@ fn bad_usage_and_failures_are_one_line() {
         &[API_KEY, &secret],
     );
     run_map(&url, &["--input", "/nonexistent/crm.txt"]).assert_error(2, "cannot open", &[]);
-    run_map("https://prod.euid.eu", &["--input", input]).assert_error(2, "https", &[]);
+    run_map("ftp://prod.euid.eu", &["--input", input]).assert_error(
+        2,
+        "must start with http:// or https://",
+        &[],
+    );
     euid(
         &["map", "--url", &url, "--secret", &secret, "--input", input],
         b"",

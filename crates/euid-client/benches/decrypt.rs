@@ -3,6 +3,11 @@
 //! With `EUID_BENCH_TOKEN` set, that token is decrypted instead of one minted here:
 //! `scripts/bench-decrypt-vs-python.sh` passes the token the Python SDK minted with the same
 //! keys, so both SDKs decrypt the same bytes.
+//!
+//! With `EUID_BENCH_LOOP=N` set, it only decrypts N times and exits (no criterion): run it
+//! under `valgrind --tool=callgrind` with two values of N, and the difference of the
+//! instruction counts over the difference of N is the cost of one decrypt, whatever the
+//! machine's load (`docs/PERFORMANCE.md`).
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -35,6 +40,24 @@ fn bench(c: &mut Criterion) {
         now,
     );
     assert_eq!(check.uid.as_deref(), Some(raw_uid), "{:?}", check.status);
+    if let Some(n) = std::env::var("EUID_BENCH_LOOP")
+        .ok()
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        let mut ok = 0u64;
+        for _ in 0..n {
+            let out = decrypt_token(
+                Some(std::hint::black_box(&keys)),
+                std::hint::black_box(&token),
+                Some("example.com"),
+                ClientType::Bidstream,
+                now,
+            );
+            ok += u64::from(out.is_success());
+        }
+        assert_eq!(ok, n);
+        std::process::exit(0);
+    }
     c.bench_function("bidstream_decrypt_v4", |b| {
         b.iter(|| {
             decrypt_token(

@@ -4,116 +4,33 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use euid_crypto::BatchedOsRandom;
-use euid_envelope::ClientSecret;
-
+use crate::calls::{client_constructors, Call, Connection, Session};
 use crate::keys::KeyCell;
-use crate::transport::{AsyncTransport, Retry, TransportConfig};
+use crate::transport::{AsyncTransport, TransportConfig};
 use crate::{
-    decrypt_token, encrypt_raw_uid, now_ms, open_refresh, refresh_request_body, ClientError,
-    ClientType, DecryptionResponse, EnvelopeRequest, IdentityMapInput, IdentityMapResponse,
-    IdentityMapV3Input, IdentityMapV3Result, IdentityTokens, KeySnapshot, ResponseJson,
-    TokenGenerateInput, TokenResponse, MAX_IDENTITY_MAP_V3_BATCH,
+    now_ms, ClientError, ClientType, DecryptionResponse, IdentityMapInput, IdentityMapResponse,
+    IdentityMapV3Input, IdentityMapV3Result, IdentityTokens, KeySnapshot, TokenGenerateInput,
+    TokenResponse,
 };
 
-/// One operator, one API key and client secret. `Debug` never shows either.
-#[derive(Debug)]
-struct AsyncConnection {
-    transport: AsyncTransport,
-    secret: ClientSecret,
-    rng: Mutex<BatchedOsRandom>,
-}
-
-impl AsyncConnection {
-    fn new(
-        base_url: &str,
-        api_key: &str,
-        client_secret: &str,
-        config: TransportConfig,
-    ) -> Result<Self, ClientError> {
-        Ok(Self {
-            transport: AsyncTransport::new(base_url, api_key, config)?,
-            secret: ClientSecret::from_base64(client_secret)?,
-            rng: Mutex::new(BatchedOsRandom::new()),
-        })
-    }
-
-    async fn call(
-        &self,
-        path: &'static str,
-        json: &[u8],
-        retry: Retry,
-    ) -> Result<ResponseJson, ClientError> {
-        // The lock is released before the first await.
-        let request = {
-            let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
-            EnvelopeRequest::seal(&self.secret, path, json, now_ms(), &mut *rng)
-        };
-        self.send(&request, retry).await
-    }
-
-    /// Seals `json` as a binary envelope (the v3 identity map), POSTs it and opens the answer.
-    async fn call_binary(
-        &self,
-        path: &'static str,
-        json: &[u8],
-    ) -> Result<ResponseJson, ClientError> {
-        let request = {
-            let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
-            EnvelopeRequest::seal_binary(&self.secret, path, json, now_ms(), &mut *rng)
-        };
-        self.send(&request, Retry::Idempotent).await
-    }
-
-    async fn send(
-        &self,
-        request: &EnvelopeRequest,
-        retry: Retry,
-    ) -> Result<ResponseJson, ClientError> {
+impl Connection<AsyncTransport> {
+    /// POSTs the call's request and reads the answer, without blocking a thread.
+    async fn run<T>(&self, call: Call<'_, T>) -> Result<T, ClientError> {
         let response = self
             .transport
-            .post_as(request.path, &request.body, request.content_type, retry)
+            .post_as(call.path, &call.body, call.content_type, call.retry)
             .await?;
-        request.open(&self.secret, response.status, &response.body)
+        call.answer(response.status, &response.body)
     }
-
-    async fn fetch_keys(&self, path: &'static str) -> Result<KeySnapshot, ClientError> {
-        let response = self.call(path, b"", Retry::Idempotent).await?;
-        KeySnapshot::from_body(&response.body)
-    }
-}
-
-macro_rules! constructors {
-    ($name:ident { $($field:ident: $init:expr),* }) => {
-        impl $name {
-            /// A client for the operator at `base_url` with default timeouts and retries.
-            pub fn new(base_url: &str, api_key: &str, client_secret: &str) -> Result<Self, ClientError> {
-                Self::with_config(base_url, api_key, client_secret, TransportConfig::default())
-            }
-
-            /// A client with the given timeouts and retries.
-            pub fn with_config(
-                base_url: &str,
-                api_key: &str,
-                client_secret: &str,
-                config: TransportConfig,
-            ) -> Result<Self, ClientError> {
-                Ok($name {
-                    conn: AsyncConnection::new(base_url, api_key, client_secret, config)?,
-                    $($field: $init),*
-                })
-            }
-        }
-    };
 }
 
 /// The async [`PublisherClient`](crate::PublisherClient).
 #[derive(Debug)]
 pub struct AsyncPublisherClient {
-    conn: AsyncConnection,
+    conn: Connection<AsyncTransport>,
 }
 
-constructors!(AsyncPublisherClient {});
+client_constructors!(AsyncPublisherClient, AsyncTransport {});
 
 impl AsyncPublisherClient {
     /// Generates an identity: success, opt-out or insufficient consent. Not retried.
@@ -121,12 +38,7 @@ impl AsyncPublisherClient {
         &self,
         input: &TokenGenerateInput,
     ) -> Result<TokenResponse, ClientError> {
-        let json = input.to_request_json()?;
-        let response = self
-            .conn
-            .call("/v2/token/generate", &json, Retry::Once)
-            .await?;
-        TokenResponse::from_generate(response)
+        self.conn.run(self.conn.session.generate(input)?).await
     }
 
     /// Refreshes an identity, decrypting the answer with its `refresh_response_key`. Not
@@ -135,18 +47,7 @@ impl AsyncPublisherClient {
         &self,
         identity: &IdentityTokens,
     ) -> Result<TokenResponse, ClientError> {
-        let key = identity.refresh_response_key()?;
-        let response = self
-            .conn
-            .transport
-            .post(
-                "/v2/token/refresh",
-                &refresh_request_body(&identity.refresh_token),
-                Retry::Once,
-            )
-            .await?;
-        let json = open_refresh(&key, response.status, &response.body)?;
-        TokenResponse::from_refresh(json, now_ms())
+        self.conn.run(Session::refresh(identity)?).await
     }
 }
 
@@ -154,18 +55,24 @@ impl AsyncPublisherClient {
 /// never waits for I/O.
 #[derive(Debug)]
 pub struct AsyncBidstreamClient {
-    conn: AsyncConnection,
+    conn: Connection<AsyncTransport>,
     keys: KeyCell,
 }
 
-constructors!(AsyncBidstreamClient {
-    keys: KeyCell::default()
-});
+client_constructors!(
+    AsyncBidstreamClient,
+    AsyncTransport {
+        keys: KeyCell::default()
+    }
+);
 
 impl AsyncBidstreamClient {
     /// Fetches the keys and swaps them in. On failure the previous keys stay.
     pub async fn refresh(&self) -> Result<(), ClientError> {
-        let snapshot = self.conn.fetch_keys("/v2/key/bidstream").await?;
+        let snapshot = self
+            .conn
+            .run(self.conn.session.keys("/v2/key/bidstream"))
+            .await?;
         self.keys.set(snapshot);
         Ok(())
     }
@@ -181,14 +88,8 @@ impl AsyncBidstreamClient {
         token: &str,
         domain_or_app_name: Option<&str>,
     ) -> DecryptionResponse {
-        let keys = self.keys.get();
-        decrypt_token(
-            keys.as_deref(),
-            token,
-            domain_or_app_name,
-            ClientType::Bidstream,
-            now_ms(),
-        )
+        self.keys
+            .decrypt(token, domain_or_app_name, ClientType::Bidstream, now_ms())
     }
 
     /// Refreshes the keys every `interval` on a tokio task (the first at once) until the
@@ -237,18 +138,24 @@ impl Drop for AsyncBackgroundRefresh {
 /// The async [`SharingClient`](crate::SharingClient).
 #[derive(Debug)]
 pub struct AsyncSharingClient {
-    conn: AsyncConnection,
+    conn: Connection<AsyncTransport>,
     keys: KeyCell,
 }
 
-constructors!(AsyncSharingClient {
-    keys: KeyCell::default()
-});
+client_constructors!(
+    AsyncSharingClient,
+    AsyncTransport {
+        keys: KeyCell::default()
+    }
+);
 
 impl AsyncSharingClient {
     /// Fetches the keys and swaps them in. On failure the previous keys stay.
     pub async fn refresh(&self) -> Result<(), ClientError> {
-        let snapshot = self.conn.fetch_keys("/v2/key/sharing").await?;
+        let snapshot = self
+            .conn
+            .run(self.conn.session.keys("/v2/key/sharing"))
+            .await?;
         self.keys.set(snapshot);
         Ok(())
     }
@@ -265,31 +172,25 @@ impl AsyncSharingClient {
         raw_uid: &str,
         keyset_id: Option<i32>,
     ) -> Result<String, ClientError> {
-        let keys = self.keys.get();
-        let mut rng = self.conn.rng.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(encrypt_raw_uid(
-            keys.as_deref(),
-            raw_uid,
-            keyset_id,
-            now_ms(),
-            &mut *rng,
-        )?)
+        self.conn
+            .session
+            .encrypt_raw_uid(&self.keys, raw_uid, keyset_id)
     }
 
     /// Decrypts a sharing token.
     pub fn decrypt_token_into_raw_uid(&self, token: &str) -> DecryptionResponse {
-        let keys = self.keys.get();
-        decrypt_token(keys.as_deref(), token, None, ClientType::Sharing, now_ms())
+        self.keys
+            .decrypt(token, None, ClientType::Sharing, now_ms())
     }
 }
 
 /// The async [`IdentityMapClient`](crate::IdentityMapClient).
 #[derive(Debug)]
 pub struct AsyncIdentityMapClient {
-    conn: AsyncConnection,
+    conn: Connection<AsyncTransport>,
 }
 
-constructors!(AsyncIdentityMapClient {});
+client_constructors!(AsyncIdentityMapClient, AsyncTransport {});
 
 impl AsyncIdentityMapClient {
     /// Maps identities to raw UIDs. Retried.
@@ -297,31 +198,19 @@ impl AsyncIdentityMapClient {
         &self,
         input: &IdentityMapInput,
     ) -> Result<IdentityMapResponse, ClientError> {
-        let response = self
-            .conn
-            .call(
-                "/v2/identity/map",
-                &input.to_request_json(),
-                Retry::Idempotent,
-            )
-            .await?;
-        input.parse_response(&response.into_success_body()?)
+        self.conn.run(self.conn.session.identity_map(input)).await
     }
 
     /// Maps identities with `/v3/identity/map` (binary envelopes), in sequential requests of
-    /// at most [`MAX_IDENTITY_MAP_V3_BATCH`] identities, as the docs ask; results keep the
-    /// input order within each kind, emails first. Retried.
+    /// at most [`MAX_IDENTITY_MAP_V3_BATCH`](crate::MAX_IDENTITY_MAP_V3_BATCH) identities, as
+    /// the docs ask; results keep the input order within each kind, emails first. Retried.
     pub async fn generate_identity_map_v3(
         &self,
         input: IdentityMapV3Input,
     ) -> Result<Vec<IdentityMapV3Result>, ClientError> {
         let mut out = Vec::with_capacity(input.len());
-        for batch in input.into_batches(MAX_IDENTITY_MAP_V3_BATCH) {
-            let response = self
-                .conn
-                .call_binary("/v3/identity/map", &batch.to_request_json())
-                .await?;
-            out.extend(batch.parse_response(&response.into_success_body()?)?);
+        for call in self.conn.session.identity_map_v3(input) {
+            out.extend(self.conn.run(call).await?);
         }
         Ok(out)
     }
@@ -331,11 +220,35 @@ impl AsyncIdentityMapClient {
         &self,
         raw_uids: &[S],
     ) -> Result<HashMap<String, i64>, ClientError> {
-        let json = crate::optout_status_request_json(raw_uids)?;
-        let response = self
-            .conn
-            .call("/v2/optout/status", &json, Retry::Idempotent)
-            .await?;
-        crate::parse_optout_status(&response.into_success_body()?)
+        self.conn
+            .run(self.conn.session.optout_status(raw_uids)?)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_send<T: Send>(_: &T) {}
+
+    /// Callers spawn these futures on multi-threaded runtimes.
+    #[test]
+    fn futures_are_send() {
+        let (url, key, secret) = (
+            "http://127.0.0.1:1",
+            "k",
+            "ioG3wKxAokmp+rERx6A4kM/13qhyolUXIu14WN16Spo=",
+        );
+        let publisher = AsyncPublisherClient::new(url, key, secret).unwrap();
+        let input = TokenGenerateInput::from_email("a@example.com");
+        is_send(&publisher.generate_token(&input));
+        let bidder = AsyncBidstreamClient::new(url, key, secret).unwrap();
+        is_send(&bidder.refresh());
+        let map = AsyncIdentityMapClient::new(url, key, secret).unwrap();
+        let v2 = IdentityMapInput::from_emails(&["a@example.com"]).unwrap();
+        is_send(&map.generate_identity_map(&v2));
+        is_send(&map.generate_identity_map_v3(IdentityMapV3Input::new()));
+        is_send(&map.optout_status(&["x"]));
     }
 }

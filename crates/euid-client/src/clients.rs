@@ -5,150 +5,64 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use euid_crypto::BatchedOsRandom;
-use euid_envelope::ClientSecret;
-
+use crate::calls::{client_constructors, Call, Connection, Session};
 use crate::keys::KeyCell;
-use crate::transport::{Retry, Transport, TransportConfig};
+use crate::transport::{Transport, TransportConfig};
 use crate::{
-    decrypt_token, encrypt_raw_uid, now_ms, open_refresh, refresh_request_body, ClientError,
-    ClientType, DecryptionResponse, EnvelopeRequest, IdentityMapInput, IdentityMapResponse,
-    IdentityMapV3Input, IdentityMapV3Result, IdentityTokens, KeySnapshot, ResponseJson,
-    TokenGenerateInput, TokenResponse, MAX_IDENTITY_MAP_V3_BATCH,
+    now_ms, ClientError, ClientType, DecryptionResponse, IdentityMapInput, IdentityMapResponse,
+    IdentityMapV3Input, IdentityMapV3Result, IdentityTokens, KeySnapshot, TokenGenerateInput,
+    TokenResponse,
 };
 
-/// One operator, one API key and client secret. `Debug` never shows either.
-#[derive(Debug)]
-struct Connection {
-    transport: Transport,
-    secret: ClientSecret,
-    rng: Mutex<BatchedOsRandom>,
-}
-
-impl Connection {
-    fn new(
-        base_url: &str,
-        api_key: &str,
-        client_secret: &str,
-        config: TransportConfig,
-    ) -> Result<Self, ClientError> {
-        Ok(Self {
-            transport: Transport::new(base_url, api_key, config)?,
-            secret: ClientSecret::from_base64(client_secret)?,
-            rng: Mutex::new(BatchedOsRandom::new()),
-        })
-    }
-
-    /// Seals `json`, POSTs it and opens the answer.
-    fn call(
-        &self,
-        path: &'static str,
-        json: &[u8],
-        retry: Retry,
-    ) -> Result<ResponseJson, ClientError> {
-        let request = {
-            let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
-            EnvelopeRequest::seal(&self.secret, path, json, now_ms(), &mut *rng)
-        };
-        self.send(&request, retry)
-    }
-
-    /// Seals `json` as a binary envelope (the v3 identity map), POSTs it and opens the answer.
-    fn call_binary(&self, path: &'static str, json: &[u8]) -> Result<ResponseJson, ClientError> {
-        let request = {
-            let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
-            EnvelopeRequest::seal_binary(&self.secret, path, json, now_ms(), &mut *rng)
-        };
-        self.send(&request, Retry::Idempotent)
-    }
-
-    fn send(&self, request: &EnvelopeRequest, retry: Retry) -> Result<ResponseJson, ClientError> {
+impl Connection<Transport> {
+    /// POSTs the call's request and reads the answer.
+    fn run<T>(&self, call: Call<'_, T>) -> Result<T, ClientError> {
         let response =
             self.transport
-                .post_as(request.path, &request.body, request.content_type, retry)?;
-        request.open(&self.secret, response.status, &response.body)
-    }
-
-    fn fetch_keys(&self, path: &'static str) -> Result<KeySnapshot, ClientError> {
-        let response = self.call(path, b"", Retry::Idempotent)?;
-        KeySnapshot::from_body(&response.body)
+                .post_as(call.path, &call.body, call.content_type, call.retry)?;
+        call.answer(response.status, &response.body)
     }
 }
 
 /// A publisher: generates and refreshes identities with `/v2/token/generate` and
-/// `/v2/token/refresh`. Neither call is retried (see [`Retry::Once`]).
+/// `/v2/token/refresh`. Neither call is retried (see [`Retry::Once`](crate::transport::Retry::Once)).
 #[derive(Debug)]
 pub struct PublisherClient {
-    conn: Connection,
+    conn: Connection<Transport>,
 }
 
+client_constructors!(PublisherClient, Transport {});
+
 impl PublisherClient {
-    /// A client for the operator at `base_url` with default timeouts and retries.
-    pub fn new(base_url: &str, api_key: &str, client_secret: &str) -> Result<Self, ClientError> {
-        Self::with_config(base_url, api_key, client_secret, TransportConfig::default())
-    }
-
-    /// A client with the given timeouts and retries.
-    pub fn with_config(
-        base_url: &str,
-        api_key: &str,
-        client_secret: &str,
-        config: TransportConfig,
-    ) -> Result<Self, ClientError> {
-        Ok(Self {
-            conn: Connection::new(base_url, api_key, client_secret, config)?,
-        })
-    }
-
     /// Generates an identity: success, opt-out or insufficient consent.
     pub fn generate_token(&self, input: &TokenGenerateInput) -> Result<TokenResponse, ClientError> {
-        let json = input.to_request_json()?;
-        let response = self.conn.call("/v2/token/generate", &json, Retry::Once)?;
-        TokenResponse::from_generate(response)
+        self.conn.run(self.conn.session.generate(input)?)
     }
 
     /// Refreshes an identity, decrypting the answer with its `refresh_response_key`.
     pub fn refresh_token(&self, identity: &IdentityTokens) -> Result<TokenResponse, ClientError> {
-        let key = identity.refresh_response_key()?;
-        let response = self.conn.transport.post(
-            "/v2/token/refresh",
-            &refresh_request_body(&identity.refresh_token),
-            Retry::Once,
-        )?;
-        let json = open_refresh(&key, response.status, &response.body)?;
-        TokenResponse::from_refresh(json, now_ms())
+        self.conn.run(Session::refresh(identity)?)
     }
 }
 
 /// A bidder: keys from `/v2/key/bidstream`, decryption of tokens from bid requests.
 #[derive(Debug)]
 pub struct BidstreamClient {
-    conn: Connection,
+    conn: Connection<Transport>,
     keys: KeyCell,
 }
 
+client_constructors!(
+    BidstreamClient,
+    Transport {
+        keys: KeyCell::default()
+    }
+);
+
 impl BidstreamClient {
-    /// A client for the operator at `base_url` with default timeouts and retries.
-    pub fn new(base_url: &str, api_key: &str, client_secret: &str) -> Result<Self, ClientError> {
-        Self::with_config(base_url, api_key, client_secret, TransportConfig::default())
-    }
-
-    /// A client with the given timeouts and retries.
-    pub fn with_config(
-        base_url: &str,
-        api_key: &str,
-        client_secret: &str,
-        config: TransportConfig,
-    ) -> Result<Self, ClientError> {
-        Ok(Self {
-            conn: Connection::new(base_url, api_key, client_secret, config)?,
-            keys: KeyCell::default(),
-        })
-    }
-
     /// Fetches the keys and swaps them in. On failure the previous keys stay.
     pub fn refresh(&self) -> Result<(), ClientError> {
-        let snapshot = self.conn.fetch_keys("/v2/key/bidstream")?;
+        let snapshot = self.conn.run(self.conn.session.keys("/v2/key/bidstream"))?;
         self.keys.set(snapshot);
         Ok(())
     }
@@ -174,14 +88,8 @@ impl BidstreamClient {
         domain_or_app_name: Option<&str>,
         now_ms: i64,
     ) -> DecryptionResponse {
-        let keys = self.keys.get();
-        decrypt_token(
-            keys.as_deref(),
-            token,
-            domain_or_app_name,
-            ClientType::Bidstream,
-            now_ms,
-        )
+        self.keys
+            .decrypt(token, domain_or_app_name, ClientType::Bidstream, now_ms)
     }
 }
 
@@ -250,32 +158,21 @@ impl Drop for BackgroundRefresh {
 /// A sharer: keys from `/v2/key/sharing`, raw UIDs encrypted into tokens and back.
 #[derive(Debug)]
 pub struct SharingClient {
-    conn: Connection,
+    conn: Connection<Transport>,
     keys: KeyCell,
 }
 
+client_constructors!(
+    SharingClient,
+    Transport {
+        keys: KeyCell::default()
+    }
+);
+
 impl SharingClient {
-    /// A client for the operator at `base_url` with default timeouts and retries.
-    pub fn new(base_url: &str, api_key: &str, client_secret: &str) -> Result<Self, ClientError> {
-        Self::with_config(base_url, api_key, client_secret, TransportConfig::default())
-    }
-
-    /// A client with the given timeouts and retries.
-    pub fn with_config(
-        base_url: &str,
-        api_key: &str,
-        client_secret: &str,
-        config: TransportConfig,
-    ) -> Result<Self, ClientError> {
-        Ok(Self {
-            conn: Connection::new(base_url, api_key, client_secret, config)?,
-            keys: KeyCell::default(),
-        })
-    }
-
     /// Fetches the keys and swaps them in. On failure the previous keys stay.
     pub fn refresh(&self) -> Result<(), ClientError> {
-        let snapshot = self.conn.fetch_keys("/v2/key/sharing")?;
+        let snapshot = self.conn.run(self.conn.session.keys("/v2/key/sharing"))?;
         self.keys.set(snapshot);
         Ok(())
     }
@@ -296,74 +193,45 @@ impl SharingClient {
         raw_uid: &str,
         keyset_id: Option<i32>,
     ) -> Result<String, ClientError> {
-        let keys = self.keys.get();
-        let mut rng = self.conn.rng.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(encrypt_raw_uid(
-            keys.as_deref(),
-            raw_uid,
-            keyset_id,
-            now_ms(),
-            &mut *rng,
-        )?)
+        self.conn
+            .session
+            .encrypt_raw_uid(&self.keys, raw_uid, keyset_id)
     }
 
     /// Decrypts a sharing token.
     pub fn decrypt_token_into_raw_uid(&self, token: &str) -> DecryptionResponse {
-        let keys = self.keys.get();
-        decrypt_token(keys.as_deref(), token, None, ClientType::Sharing, now_ms())
+        self.keys
+            .decrypt(token, None, ClientType::Sharing, now_ms())
     }
 }
 
 /// An advertiser or data provider: `/v2/identity/map` and `/v2/optout/status`, both retried.
 #[derive(Debug)]
 pub struct IdentityMapClient {
-    conn: Connection,
+    conn: Connection<Transport>,
 }
 
+client_constructors!(IdentityMapClient, Transport {});
+
 impl IdentityMapClient {
-    /// A client for the operator at `base_url` with default timeouts and retries.
-    pub fn new(base_url: &str, api_key: &str, client_secret: &str) -> Result<Self, ClientError> {
-        Self::with_config(base_url, api_key, client_secret, TransportConfig::default())
-    }
-
-    /// A client with the given timeouts and retries.
-    pub fn with_config(
-        base_url: &str,
-        api_key: &str,
-        client_secret: &str,
-        config: TransportConfig,
-    ) -> Result<Self, ClientError> {
-        Ok(Self {
-            conn: Connection::new(base_url, api_key, client_secret, config)?,
-        })
-    }
-
     /// Maps identities to raw UIDs.
     pub fn generate_identity_map(
         &self,
         input: &IdentityMapInput,
     ) -> Result<IdentityMapResponse, ClientError> {
-        let response = self.conn.call(
-            "/v2/identity/map",
-            &input.to_request_json(),
-            Retry::Idempotent,
-        )?;
-        input.parse_response(&response.into_success_body()?)
+        self.conn.run(self.conn.session.identity_map(input))
     }
 
     /// Maps identities with `/v3/identity/map` (binary envelopes), in sequential requests of
-    /// at most [`MAX_IDENTITY_MAP_V3_BATCH`] identities, as the docs ask; results keep the
-    /// input order within each kind, emails first. Retried.
+    /// at most [`MAX_IDENTITY_MAP_V3_BATCH`](crate::MAX_IDENTITY_MAP_V3_BATCH) identities, as
+    /// the docs ask; results keep the input order within each kind, emails first. Retried.
     pub fn generate_identity_map_v3(
         &self,
         input: IdentityMapV3Input,
     ) -> Result<Vec<IdentityMapV3Result>, ClientError> {
         let mut out = Vec::with_capacity(input.len());
-        for batch in input.into_batches(MAX_IDENTITY_MAP_V3_BATCH) {
-            let response = self
-                .conn
-                .call_binary("/v3/identity/map", &batch.to_request_json())?;
-            out.extend(batch.parse_response(&response.into_success_body()?)?);
+        for call in self.conn.session.identity_map_v3(input) {
+            out.extend(self.conn.run(call)?);
         }
         Ok(out)
     }
@@ -373,10 +241,6 @@ impl IdentityMapClient {
         &self,
         raw_uids: &[S],
     ) -> Result<HashMap<String, i64>, ClientError> {
-        let json = crate::optout_status_request_json(raw_uids)?;
-        let response = self
-            .conn
-            .call("/v2/optout/status", &json, Retry::Idempotent)?;
-        crate::parse_optout_status(&response.into_success_body()?)
+        self.conn.run(self.conn.session.optout_status(raw_uids)?)
     }
 }

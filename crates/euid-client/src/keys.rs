@@ -243,6 +243,24 @@ impl KeyCell {
     pub(crate) fn set(&self, snapshot: KeySnapshot) {
         *self.0.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(snapshot));
     }
+
+    /// Decrypts a token against the current snapshot.
+    pub(crate) fn decrypt(
+        &self,
+        token: &str,
+        domain_or_app_name: Option<&str>,
+        client_type: crate::ClientType,
+        now_ms: i64,
+    ) -> crate::DecryptionResponse {
+        let keys = self.get();
+        crate::decrypt_token(
+            keys.as_deref(),
+            token,
+            domain_or_app_name,
+            client_type,
+            now_ms,
+        )
+    }
 }
 
 #[cfg(test)]

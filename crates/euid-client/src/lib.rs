@@ -11,6 +11,8 @@ mod publisher;
 
 #[cfg(feature = "tokio")]
 mod async_clients;
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+mod calls;
 #[cfg(feature = "blocking")]
 mod clients;
 pub mod transport;

@@ -27,6 +27,7 @@ fn fast(max_retries: u32, timeout_ms: u64) -> TransportConfig {
         max_retries,
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(40),
+        ..TransportConfig::default()
     }
 }
 
@@ -241,9 +242,14 @@ fn a_transport_without_api_key_sends_no_authorization() {
         Some(format!("Bearer {API_KEY}"))
     );
     assert!(matches!(
-        Transport::without_api_key("https://prod.euid.eu", TransportConfig::default()),
+        Transport::without_api_key("ftp://prod.euid.eu", TransportConfig::default()),
         Err(ClientError::Transport(TransportError::Url(_)))
     ));
+    // https:// is refused only without the `tls` feature (tests/tls.rs covers it with).
+    assert_eq!(
+        Transport::without_api_key("https://prod.euid.eu", TransportConfig::default()).is_ok(),
+        cfg!(feature = "tls")
+    );
 }
 
 // ---- The async transport (feature tokio) over the same sockets ----

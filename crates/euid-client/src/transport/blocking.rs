@@ -1,8 +1,8 @@
-//! The blocking transport: plain HTTP over ureq.
+//! The blocking transport: HTTP, and HTTPS with feature `tls`, over ureq.
 
 use super::{
-    check_base_url, check_target, is_retryable, HttpResponse, Retry, TransportConfig,
-    TransportError, MAX_BODY,
+    check_api_key, is_retryable, BaseUrl, HttpResponse, Retry, TransportConfig, TransportError,
+    MAX_BODY,
 };
 use crate::{ClientError, CLIENT_VERSION};
 
@@ -26,40 +26,45 @@ impl std::fmt::Debug for Transport {
 }
 
 impl Transport {
-    /// A transport for `base_url` (`http://host[:port]`, trailing slashes ignored).
+    /// A transport for `base_url` (`http[s]://host[:port][/prefix]`, trailing slashes
+    /// ignored; `https://` with feature `tls`).
     pub fn new(
         base_url: &str,
         api_key: &str,
         config: TransportConfig,
     ) -> Result<Self, ClientError> {
-        let base_url = check_target(base_url, api_key)?;
-        Ok(Self::build(
-            base_url,
-            Some(format!("Bearer {api_key}")),
-            config,
-        ))
+        check_api_key(api_key)?;
+        Self::build(base_url, Some(format!("Bearer {api_key}")), config)
     }
 
     /// A transport that sends no `Authorization` header: `/v2/token/refresh` needs no API key
     /// (the refresh token authenticates the call), so a tool holding only a refresh token can
     /// still refresh. Every other endpoint answers it 401.
     pub fn without_api_key(base_url: &str, config: TransportConfig) -> Result<Self, ClientError> {
-        let base_url = check_base_url(base_url)?;
-        Ok(Self::build(base_url, None, config))
+        Self::build(base_url, None, config)
     }
 
-    fn build(base_url: String, auth_header: Option<String>, config: TransportConfig) -> Self {
+    fn build(
+        base_url: &str,
+        auth_header: Option<String>,
+        config: TransportConfig,
+    ) -> Result<Self, ClientError> {
+        let base_url = BaseUrl::parse(base_url)?.base;
         let agent_config = ureq::Agent::config_builder()
             // Error answers are read by the caller, not raised here.
             .http_status_as_error(false)
-            .timeout_global(Some(config.timeout))
-            .build();
-        Self {
+            .timeout_global(Some(config.timeout));
+        // Set for http:// too: ureq's own TLS defaults name no crypto provider, so a redirect
+        // to https:// would otherwise find none.
+        #[cfg(feature = "tls")]
+        let agent_config =
+            agent_config.tls_config(super::tls::ureq_config(&config.extra_root_certificates)?);
+        Ok(Self {
             base_url,
             auth_header,
-            agent: ureq::Agent::new_with_config(agent_config),
+            agent: ureq::Agent::new_with_config(agent_config.build()),
             config,
-        }
+        })
     }
 
     /// The configuration.
@@ -127,6 +132,22 @@ impl Transport {
     }
 
     fn error(&self, url: &str, err: &ureq::Error) -> TransportError {
+        #[cfg(feature = "tls")]
+        match err {
+            ureq::Error::Rustls(e) => return super::tls::error(url, e),
+            ureq::Error::Io(io) => {
+                if let Some(e) = super::tls::rustls_error(io) {
+                    return super::tls::error(url, e);
+                }
+            }
+            ureq::Error::Tls(reason) => {
+                return TransportError::Tls {
+                    url: url.to_owned(),
+                    reason: (*reason).to_owned(),
+                }
+            }
+            _ => {}
+        }
         match err {
             ureq::Error::Timeout(_) => TransportError::Timeout {
                 url: url.to_owned(),

@@ -1,6 +1,8 @@
 //! HTTP transports: a timeout on every attempt, and retries with exponential backoff and full
 //! jitter on 429, 5xx and transport errors for idempotent calls. [`Transport`] is blocking
-//! (feature `blocking`, ureq); `AsyncTransport` runs on tokio (feature `tokio`, hyper).
+//! (feature `blocking`, ureq); `AsyncTransport` runs on tokio (feature `tokio`, hyper). With
+//! feature `tls` (on by default) both speak `https://` too (rustls on ring; the Mozilla roots
+//! plus [`TransportConfig::extra_root_certificates`]).
 
 // Without a transport feature only the shared types are used.
 #![cfg_attr(not(any(feature = "blocking", feature = "tokio")), allow(dead_code))]
@@ -8,10 +10,15 @@
 use std::hash::{BuildHasher as _, Hasher as _};
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+
 use crate::ClientError;
 
 #[cfg(feature = "blocking")]
 mod blocking;
+#[cfg(feature = "tls")]
+mod tls;
 #[cfg(feature = "tokio")]
 mod tokio;
 
@@ -34,6 +41,10 @@ pub struct TransportConfig {
     pub initial_backoff: Duration,
     /// The largest backoff ceiling.
     pub max_backoff: Duration,
+    /// Roots trusted for `https://` besides the Mozilla roots: a private CA, or a test's
+    /// self-signed certificate. Empty by default; see [`Self::with_root_certificate_pem`].
+    /// Unused without the `tls` feature.
+    pub extra_root_certificates: Vec<RootCertificate>,
 }
 
 impl Default for TransportConfig {
@@ -43,7 +54,92 @@ impl Default for TransportConfig {
             max_retries: 3,
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(5),
+            extra_root_certificates: Vec::new(),
         }
+    }
+}
+
+impl TransportConfig {
+    /// Also trusts every certificate of `pem` (one or more `BEGIN CERTIFICATE` blocks) as a
+    /// root for `https://`, beside the Mozilla roots.
+    ///
+    /// ```
+    /// use euid_client::transport::TransportConfig;
+    ///
+    /// # let pem = rcgen::generate_simple_self_signed(vec!["ca.internal".to_owned()]).unwrap();
+    /// # let pem = pem.cert.pem().into_bytes();
+    /// // pem: a CA certificate, PEM.
+    /// let config = TransportConfig::default().with_root_certificate_pem(&pem)?;
+    /// assert_eq!(config.extra_root_certificates.len(), 1);
+    /// assert!(TransportConfig::default().with_root_certificate_pem(b"no PEM here").is_err());
+    /// # Ok::<(), euid_client::transport::TransportError>(())
+    /// ```
+    pub fn with_root_certificate_pem(mut self, pem: &[u8]) -> Result<Self, TransportError> {
+        self.extra_root_certificates
+            .extend(RootCertificate::from_pem(pem)?);
+        Ok(self)
+    }
+}
+
+/// A root certificate (DER) to trust for `https://`. `Debug` shows its size only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RootCertificate {
+    der: Vec<u8>,
+}
+
+impl std::fmt::Debug for RootCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RootCertificate({} bytes)", self.der.len())
+    }
+}
+
+impl RootCertificate {
+    /// A certificate from its DER bytes. Whether they are a usable certificate is checked
+    /// when a transport is built with it ([`TransportError::RootCertificate`]).
+    pub fn from_der(der: impl Into<Vec<u8>>) -> Self {
+        Self { der: der.into() }
+    }
+
+    /// Every `CERTIFICATE` block of a PEM text (other blocks, such as keys, are skipped);
+    /// at least one is required.
+    pub fn from_pem(pem: &[u8]) -> Result<Vec<Self>, TransportError> {
+        const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+        const END: &str = "-----END CERTIFICATE-----";
+        let text = std::str::from_utf8(pem)
+            .map_err(|_| TransportError::RootCertificate("the PEM is not text"))?;
+        let mut out = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find(BEGIN) {
+            let after = &rest[start + BEGIN.len()..];
+            let end = after.find(END).ok_or(TransportError::RootCertificate(
+                "a CERTIFICATE block has no END line",
+            ))?;
+            let base64: String = after[..end]
+                .chars()
+                .filter(|c| !c.is_ascii_whitespace())
+                .collect();
+            let der = STANDARD.decode(base64).map_err(|_| {
+                TransportError::RootCertificate("a CERTIFICATE block is not base64")
+            })?;
+            if der.is_empty() {
+                return Err(TransportError::RootCertificate(
+                    "a CERTIFICATE block is empty",
+                ));
+            }
+            out.push(Self { der });
+            rest = &after[end + END.len()..];
+        }
+        if out.is_empty() {
+            return Err(TransportError::RootCertificate(
+                "no BEGIN CERTIFICATE block in the PEM",
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The DER bytes.
+    pub fn der(&self) -> &[u8] {
+        &self.der
     }
 }
 
@@ -51,9 +147,30 @@ impl Default for TransportConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransportError {
-    /// The base URL is not `http://host[:port]` (this build speaks plain HTTP only).
+    /// The base URL is not `http://host[:port][/prefix]` or `https://…` (`https://` only with
+    /// the `tls` feature).
     #[error("unsupported base URL: {0}")]
     Url(&'static str),
+    /// An extra root certificate is not a PEM certificate, or not one rustls can use.
+    #[error("invalid root certificate: {0}")]
+    RootCertificate(&'static str),
+    /// The server's TLS certificate was refused. Not retried.
+    #[error("POST {url} failed: the server's certificate was refused: {problem}")]
+    Certificate {
+        /// The URL.
+        url: String,
+        /// Why it was refused.
+        problem: CertificateProblem,
+    },
+    /// The TLS handshake failed for another reason (no common protocol version or cipher
+    /// suite, an alert from the server, ...). Not retried.
+    #[error("POST {url} failed: TLS handshake: {reason}")]
+    Tls {
+        /// The URL.
+        url: String,
+        /// What failed, in rustls' words.
+        reason: String,
+    },
     /// An attempt timed out.
     #[error("POST {url} timed out after {timeout_ms} ms")]
     Timeout {
@@ -70,6 +187,35 @@ pub enum TransportError {
         /// What failed.
         reason: String,
     },
+}
+
+/// Why a server's certificate was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CertificateProblem {
+    /// It does not chain to a trusted root (self-signed, or a private CA not given in
+    /// [`TransportConfig::extra_root_certificates`]).
+    #[error("not issued by a trusted root")]
+    UnknownIssuer,
+    /// Its signature does not verify under the trusted root it names (a root of the same
+    /// name but another key).
+    #[error("its signature does not verify")]
+    BadSignature,
+    /// It is not valid for the host name (or IP address) of the base URL.
+    #[error("not valid for the host name")]
+    NotValidForName,
+    /// It has expired.
+    #[error("expired")]
+    Expired,
+    /// It is not valid yet.
+    #[error("not valid yet")]
+    NotValidYet,
+    /// It was revoked.
+    #[error("revoked")]
+    Revoked,
+    /// Another problem, in rustls' words.
+    #[error("{0}")]
+    Other(String),
 }
 
 /// Whether a call may be sent again when no answer (or a 429/5xx) came back.
@@ -118,35 +264,102 @@ impl TransportConfig {
     }
 }
 
-/// Whether an answer or failure may be retried: 429, 5xx and transport errors.
+/// Whether an answer or failure may be retried: 429, 5xx and transport errors, but not a
+/// refused certificate or a failed TLS handshake (the next attempt would fail the same way).
 pub(crate) fn is_retryable(result: &Result<HttpResponse, TransportError>) -> bool {
     match result {
         Ok(r) => r.status == 429 || (500..600).contains(&r.status),
+        Err(TransportError::Certificate { .. } | TransportError::Tls { .. }) => false,
         Err(_) => true,
     }
 }
 
-/// Checks a base URL (`http://host[:port]`, trailing slashes dropped) and an API key.
-pub(crate) fn check_target(base_url: &str, api_key: &str) -> Result<String, ClientError> {
-    let base = check_base_url(base_url)?;
+/// `http://` or `https://`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Http,
+    Https,
+}
+
+/// A checked base URL, split for the transports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BaseUrl {
+    /// `scheme://authority[/prefix]`, trailing slashes dropped: paths are appended to it.
+    pub(crate) base: String,
+    pub(crate) scheme: Scheme,
+    /// `host[:port]` as written, for the `Host` header.
+    pub(crate) authority: String,
+    /// The host without IPv6 brackets, for the TLS server name.
+    pub(crate) host: String,
+    /// `host:port`, the port defaulting to 80 or 443.
+    pub(crate) connect_to: String,
+    /// The path before each endpoint's (`/euid` in `http://proxy/euid`), or empty.
+    pub(crate) path_prefix: String,
+}
+
+impl BaseUrl {
+    /// Checks a base URL (`http[s]://host[:port][/prefix]`, trailing slashes dropped).
+    pub(crate) fn parse(base_url: &str) -> Result<Self, ClientError> {
+        let base = base_url.trim().trim_end_matches('/');
+        let (scheme, rest) = if let Some(rest) = base.strip_prefix("http://") {
+            (Scheme::Http, rest)
+        } else if let Some(rest) = base.strip_prefix("https://") {
+            if cfg!(not(feature = "tls")) {
+                return Err(TransportError::Url(
+                    "https needs euid-client's `tls` feature; this build speaks plain http:// only",
+                )
+                .into());
+            }
+            (Scheme::Https, rest)
+        } else {
+            return Err(TransportError::Url(
+                "the URL must start with http:// or https:// and name a host",
+            )
+            .into());
+        };
+        let (authority, path_prefix) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        if authority.is_empty() || authority.contains(['@', ' ', '?', '#']) {
+            return Err(TransportError::Url("the URL must name a host").into());
+        }
+        // A bracketed IPv6 host has colons of its own; a port follows the closing bracket.
+        let (host, port) = match authority.rfind(']') {
+            Some(close) => (
+                &authority[..=close],
+                authority[close + 1..].strip_prefix(':'),
+            ),
+            None => match authority.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            },
+        };
+        let port = match port {
+            Some(port) => port
+                .parse::<u16>()
+                .map_err(|_| TransportError::Url("the URL's port is not a number"))?,
+            None if scheme == Scheme::Https => 443,
+            None => 80,
+        };
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if bare.is_empty() {
+            return Err(TransportError::Url("the URL must name a host").into());
+        }
+        Ok(Self {
+            base: base.to_owned(),
+            scheme,
+            authority: authority.to_owned(),
+            host: bare.to_owned(),
+            connect_to: format!("{host}:{port}"),
+            path_prefix: path_prefix.to_owned(),
+        })
+    }
+}
+
+/// Checks an API key for use in an `Authorization` header.
+pub(crate) fn check_api_key(api_key: &str) -> Result<(), ClientError> {
     if api_key.is_empty() || api_key.chars().any(|c| c.is_control()) {
         return Err(ClientError::ApiKey);
     }
-    Ok(base)
-}
-
-/// Checks a base URL (`http://host[:port]`, trailing slashes dropped).
-pub(crate) fn check_base_url(base_url: &str) -> Result<String, ClientError> {
-    let base = base_url.trim().trim_end_matches('/');
-    if base.starts_with("https://") {
-        return Err(
-            TransportError::Url("https is not supported by this build; use http://").into(),
-        );
-    }
-    if !base.starts_with("http://") || base.len() <= "http://".len() {
-        return Err(TransportError::Url("the URL must start with http:// and name a host").into());
-    }
-    Ok(base.to_owned())
+    Ok(())
 }
 
 #[cfg(test)]
@@ -155,18 +368,76 @@ mod tests {
 
     #[test]
     fn refuses_bad_urls_and_keys() {
-        assert!(check_target("https://prod.euid.eu", "k").is_err());
-        assert!(check_target("ftp://x", "k").is_err());
-        assert!(check_target("http://", "k").is_err());
-        assert!(matches!(
-            check_target("http://x", ""),
-            Err(ClientError::ApiKey)
-        ));
-        assert!(matches!(
-            check_target("http://x", "a\nb"),
-            Err(ClientError::ApiKey)
-        ));
-        assert_eq!(check_target(" http://x:1// ", "k").unwrap(), "http://x:1");
+        assert!(BaseUrl::parse("ftp://x").is_err());
+        assert!(BaseUrl::parse("http://").is_err());
+        assert!(BaseUrl::parse("http://user@host").is_err());
+        assert!(BaseUrl::parse("http://host:http").is_err());
+        assert!(BaseUrl::parse("http://[]:80").is_err());
+        assert!(matches!(check_api_key(""), Err(ClientError::ApiKey)));
+        assert!(matches!(check_api_key("a\nb"), Err(ClientError::ApiKey)));
+        assert!(check_api_key("k").is_ok());
+        assert_eq!(BaseUrl::parse(" http://x:1// ").unwrap().base, "http://x:1");
+        let https = BaseUrl::parse("https://prod.euid.eu");
+        if cfg!(feature = "tls") {
+            let https = https.unwrap();
+            assert_eq!(https.scheme, Scheme::Https);
+            assert_eq!(https.connect_to, "prod.euid.eu:443");
+        } else {
+            assert!(matches!(
+                https,
+                Err(ClientError::Transport(TransportError::Url(_)))
+            ));
+        }
+    }
+
+    #[test]
+    fn splits_the_base_url() {
+        let split = |url: &str| {
+            let u = BaseUrl::parse(url).unwrap();
+            (u.authority, u.host, u.connect_to, u.path_prefix)
+        };
+        let own = |a: &str, b: &str, c: &str, d: &str| {
+            (a.to_owned(), b.to_owned(), c.to_owned(), d.to_owned())
+        };
+        assert_eq!(
+            split("http://127.0.0.1:8080/"),
+            own("127.0.0.1:8080", "127.0.0.1", "127.0.0.1:8080", "")
+        );
+        assert_eq!(
+            split("http://example.org/euid"),
+            own("example.org", "example.org", "example.org:80", "/euid")
+        );
+        assert_eq!(split("http://[::1]"), own("[::1]", "::1", "[::1]:80", ""));
+        assert_eq!(
+            split("http://[::1]:9/a/b"),
+            own("[::1]:9", "::1", "[::1]:9", "/a/b")
+        );
+    }
+
+    #[test]
+    fn reads_pem_certificates() {
+        let pem = "junk\n-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n\
+                   -----BEGIN CERTIFICATE-----\nAQID\nBA==\n-----END CERTIFICATE-----\n\
+                   -----BEGIN CERTIFICATE-----\r\nBQY=\r\n-----END CERTIFICATE-----\r\n";
+        let certs = RootCertificate::from_pem(pem.as_bytes()).unwrap();
+        let ders: Vec<&[u8]> = certs.iter().map(RootCertificate::der).collect();
+        assert_eq!(ders, [&[1u8, 2, 3, 4][..], &[5, 6][..]]);
+        assert_eq!(format!("{:?}", certs[0]), "RootCertificate(4 bytes)");
+        for bad in [
+            &b"no PEM"[..],
+            b"-----BEGIN CERTIFICATE-----\nAQID",
+            b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----",
+            b"-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----",
+            b"\xff\xfe",
+        ] {
+            assert!(
+                matches!(
+                    RootCertificate::from_pem(bad),
+                    Err(TransportError::RootCertificate(_))
+                ),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

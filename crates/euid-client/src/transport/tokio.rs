@@ -1,23 +1,27 @@
-//! The async transport: plain HTTP/1.1 over hyper on a tokio TCP stream, one connection per
-//! attempt, the whole attempt under a tokio timeout.
+//! The async transport: HTTP/1.1 over hyper on a tokio TCP stream (TLS with feature `tls`,
+//! by tokio-rustls), one connection per attempt, the whole attempt under a tokio timeout.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{
-    check_target, is_retryable, HttpResponse, Retry, TransportConfig, TransportError, MAX_BODY,
+    check_api_key, is_retryable, BaseUrl, HttpResponse, Retry, Scheme, TransportConfig,
+    TransportError, MAX_BODY,
 };
 use crate::{ClientError, CLIENT_VERSION};
 
 /// An async POST transport bound to one operator and API key. `Debug` never shows the key.
 #[derive(Clone)]
 pub struct AsyncTransport {
-    base_url: String,
-    // host[:port] for the Host header, and host:port to connect to.
-    authority: String,
-    connect_to: String,
-    path_prefix: String,
+    url: BaseUrl,
+    /// The TLS connector and server name, for `https://`.
+    #[cfg(feature = "tls")]
+    tls: Option<(
+        tokio_rustls::TlsConnector,
+        rustls::pki_types::ServerName<'static>,
+    )>,
     auth_header: String,
     config: TransportConfig,
 }
@@ -25,7 +29,7 @@ pub struct AsyncTransport {
 impl std::fmt::Debug for AsyncTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AsyncTransport")
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.url.base)
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -41,37 +45,32 @@ impl Drop for AbortOnDrop {
 }
 
 impl AsyncTransport {
-    /// A transport for `base_url` (`http://host[:port][/prefix]`, trailing slashes ignored).
+    /// A transport for `base_url` (`http[s]://host[:port][/prefix]`, trailing slashes
+    /// ignored; `https://` with feature `tls`).
     pub fn new(
         base_url: &str,
         api_key: &str,
         config: TransportConfig,
     ) -> Result<Self, ClientError> {
-        let base_url = check_target(base_url, api_key)?;
-        let rest = &base_url["http://".len()..];
-        let (authority, path_prefix) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
-        if authority.is_empty() || authority.contains(['@', ' ']) {
-            return Err(TransportError::Url("the URL must name a host").into());
-        }
-        // A bracketed IPv6 host has colons of its own; a port follows the closing bracket.
-        let has_port = match authority.rfind(']') {
-            Some(close) => authority[close..].contains(':'),
-            None => authority.contains(':'),
-        };
-        let connect_to = if has_port {
-            authority.to_owned()
-        } else {
-            format!("{authority}:80")
+        check_api_key(api_key)?;
+        let url = BaseUrl::parse(base_url)?;
+        #[cfg(feature = "tls")]
+        let tls = match url.scheme {
+            Scheme::Https => {
+                let client = super::tls::client_config(&url.base, &config.extra_root_certificates)?;
+                let name =
+                    rustls::pki_types::ServerName::try_from(url.host.clone()).map_err(|_| {
+                        TransportError::Url("the URL's host is not a DNS name or IP address")
+                    })?;
+                Some((tokio_rustls::TlsConnector::from(client), name))
+            }
+            Scheme::Http => None,
         };
         Ok(Self {
-            authority: authority.to_owned(),
-            connect_to,
-            path_prefix: path_prefix.to_owned(),
+            url,
+            #[cfg(feature = "tls")]
+            tls,
             auth_header: format!("Bearer {api_key}"),
-            base_url,
             config,
         })
     }
@@ -99,8 +98,8 @@ impl AsyncTransport {
         content_type: &str,
         retry: Retry,
     ) -> Result<HttpResponse, TransportError> {
-        let url = format!("{}{path}", self.base_url);
-        let target = format!("{}{path}", self.path_prefix);
+        let url = format!("{}{path}", self.url.base);
+        let target = format!("{}{path}", self.url.path_prefix);
         let body = Bytes::copy_from_slice(body);
         let attempts = self.config.attempts(retry);
         let mut attempt = 0;
@@ -132,13 +131,36 @@ impl AsyncTransport {
         body: Bytes,
         content_type: &str,
     ) -> Result<HttpResponse, TransportError> {
-        let io = |reason: String| TransportError::Io {
-            url: url.to_owned(),
-            reason,
-        };
-        let stream = tokio::net::TcpStream::connect(&self.connect_to)
+        let stream = tokio::net::TcpStream::connect(&self.url.connect_to)
             .await
-            .map_err(|e| io(format!("connect: {e}")))?;
+            .map_err(|e| io_error(url, format!("connect: {e}")))?;
+        #[cfg(feature = "tls")]
+        if let Some((connector, name)) = &self.tls {
+            let stream = connector.connect(name.clone(), stream).await.map_err(|e| {
+                match super::tls::rustls_error(&e) {
+                    Some(e) => super::tls::error(url, e),
+                    None => io_error(url, format!("TLS handshake: {e}")),
+                }
+            })?;
+            return self.exchange(stream, url, target, body, content_type).await;
+        }
+        debug_assert_eq!(self.url.scheme, Scheme::Http);
+        self.exchange(stream, url, target, body, content_type).await
+    }
+
+    /// One request and its answer on a connected stream.
+    async fn exchange<S>(
+        &self,
+        stream: S,
+        url: &str,
+        target: &str,
+        body: Bytes,
+        content_type: &str,
+    ) -> Result<HttpResponse, TransportError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let io = |reason: String| io_error(url, reason);
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
                 .await
@@ -147,7 +169,7 @@ impl AsyncTransport {
             let _ = connection.await;
         }));
         let request = hyper::Request::post(target)
-            .header(hyper::header::HOST, &self.authority)
+            .header(hyper::header::HOST, &self.url.authority)
             // The operator reads the raw body whatever the Content-Type.
             .header(hyper::header::CONTENT_TYPE, content_type)
             .header(hyper::header::AUTHORIZATION, &self.auth_header)
@@ -170,34 +192,23 @@ impl AsyncTransport {
     }
 }
 
+fn io_error(url: &str, reason: String) -> TransportError {
+    TransportError::Io {
+        url: url.to_owned(),
+        reason,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn splits_the_base_url_and_hides_the_key() {
+    fn hides_the_key() {
         let c = TransportConfig::default();
         let t = AsyncTransport::new("http://127.0.0.1:8080/", "SECRET-KEY", c.clone()).unwrap();
-        assert_eq!(
-            (
-                t.authority.as_str(),
-                t.connect_to.as_str(),
-                t.path_prefix.as_str()
-            ),
-            ("127.0.0.1:8080", "127.0.0.1:8080", "")
-        );
+        assert_eq!(t.url.connect_to, "127.0.0.1:8080");
         assert!(!format!("{t:?}").contains("SECRET-KEY"));
-        let t = AsyncTransport::new("http://example.org/euid", "k", c.clone()).unwrap();
-        assert_eq!(
-            (
-                t.authority.as_str(),
-                t.connect_to.as_str(),
-                t.path_prefix.as_str()
-            ),
-            ("example.org", "example.org:80", "/euid")
-        );
-        let t = AsyncTransport::new("http://[::1]", "k", c.clone()).unwrap();
-        assert_eq!(t.connect_to, "[::1]:80");
         assert!(AsyncTransport::new("http://user@host", "k", c).is_err());
     }
 }
