@@ -59,8 +59,9 @@ fn every_request_times_out_and_idempotent_ones_are_retried() {
         matches!(err, ClientError::Transport(TransportError::Timeout { .. })),
         "{err:?}"
     );
+    // Three attempts, each waiting out its 300 ms timeout: a lower bound, which a slow
+    // machine cannot break (no upper bound: that would only measure the machine).
     assert!(elapsed >= Duration::from_millis(900), "{elapsed:?}");
-    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
     assert_eq!(*count.lock().unwrap(), 3, "one attempt and two retries");
 
     let (url, count) = silent_server();
@@ -276,7 +277,6 @@ fn async_requests_time_out_and_idempotent_ones_are_retried() {
         "{err:?}"
     );
     assert!(start.elapsed() >= Duration::from_millis(900));
-    assert!(start.elapsed() < Duration::from_secs(10));
     assert_eq!(*count.lock().unwrap(), 3);
 
     let (url, count) = silent_server();
