@@ -137,6 +137,7 @@ fn main() -> ExitCode {
             ..InitOptions::default()
         },
         access_log,
+        store: None,
     };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
