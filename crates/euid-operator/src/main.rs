@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 
-use euid_operator::{AccessLogMode, InitOptions, OperatorConfig, ServerOptions, SharedStore};
+use euid_operator::{
+    AccessLogMode, InitOptions, OperatorConfig, ServerOptions, SharedStore, StoreError,
+};
 use euid_store_postgres::{redact_url, PgSettings, PostgresStore};
 
 const USAGE: &str = "\
@@ -211,8 +213,13 @@ fn open_store(url: &str) -> Result<SharedStore, String> {
             redact_url(url)
         ));
     }
-    let store = PostgresStore::open_replica(url, PgSettings::default())
-        .map_err(|e| format!("cannot use the store {}: {e}", redact_url(url)))?;
+    let store = PostgresStore::open_replica(url, PgSettings::default()).map_err(|e| match e {
+        // These name the (redacted) store themselves.
+        StoreError::Uninitialized { .. } | StoreError::UnknownSchemaVersion { .. } => {
+            format!("refusing to start: {e}")
+        }
+        e => format!("cannot use the store {}: {e}", redact_url(url)),
+    })?;
     let store = Arc::new(store);
     Ok(SharedStore {
         store: store.clone(),
