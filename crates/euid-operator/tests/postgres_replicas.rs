@@ -324,6 +324,10 @@ fn a_replica_pair_shares_opt_outs_keys_and_serves_the_official_sdk() {
     if let Some(python) = interop_python("the SDK interop suite on PostgreSQL replicas") {
         let opted_out_email = "sdk.logged.out@example.org";
         logout(&on_b, opted_out_email);
+        let email = [opted_out_email.to_owned()];
+        wait_until(PROPAGATION_BOUND, "the SDK's opt-out reaches A", || {
+            opted_out(&on_a, &email).len() == 1
+        });
         for (name, op) in [("A", &a), ("B", b.as_ref().unwrap())] {
             let started = Instant::now();
             let output = Command::new(&python)
