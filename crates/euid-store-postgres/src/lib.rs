@@ -1,8 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
-#[allow(dead_code)] // Skeleton: used once migrate() is filled in.
 mod migrations;
+mod rows;
 mod settings;
 mod store;
 
