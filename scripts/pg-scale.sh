@@ -6,8 +6,9 @@
 #   scripts/pg-scale.sh [OPTOUTS]      # default 10000000
 #
 # Env: EUID_BIN_DIR (default target/release: build with
-# `cargo build --release -p euid-operator -p euid-cli`), PG_SCALE_DIR (default a new
-# temporary directory; removed at the end). Needs Debian's postgresql (scripts/pg-cluster.sh
+# `cargo build --release -p euid-operator -p euid-cli`), or EUID_OPERATOR and EUID_CLI for
+# the two binaries (the CLI only sets the data up, a debug build does); PG_SCALE_DIR
+# (default a new temporary directory; removed at the end). Needs Debian's postgresql (scripts/pg-cluster.sh
 # installs it) and python3. It takes minutes and gigabytes: CI does not run it.
 set -euo pipefail
 
@@ -15,8 +16,10 @@ optouts=${1:-10000000}
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${EUID_BIN_DIR:-$root/target/release}
 work=${PG_SCALE_DIR:-$(mktemp -d)}
-for b in euid euid-operator; do
-  [ -x "$bin/$b" ] || { echo "pg-scale: $bin/$b is missing (cargo build --release -p euid-operator -p euid-cli)" >&2; exit 2; }
+operator=${EUID_OPERATOR:-$bin/euid-operator}
+cli=${EUID_CLI:-$bin/euid}
+for b in "$cli" "$operator"; do
+  [ -x "$b" ] || { echo "pg-scale: $b is missing (cargo build --release -p euid-operator -p euid-cli)" >&2; exit 2; }
 done
 
 cleanup() {
@@ -30,7 +33,7 @@ echo "pg-scale: cluster at ${url%%:euid-test@*}:***@${url#*@}" >&2
 
 # A data directory with the full salt set: euid init's, widened to 1,048,576 buckets of
 # random salts in the same file format, then imported.
-"$bin/euid" init "$work/dd" --no-demo-client >/dev/null
+"$cli" init "$work/dd" --no-demo-client >/dev/null
 python3 - "$work/dd/salts" <<'EOF'
 import base64, json, os, sys
 d = sys.argv[1]
@@ -45,13 +48,13 @@ meta = json.load(open(meta_path))
 meta["salts"][0]["size"] = n
 json.dump(meta, open(meta_path, "w"), indent=2)
 EOF
-"$bin/euid" import --from "$work/dd" --store "$url" >/dev/null
+"$cli" import --from "$work/dd" --store "$url" >/dev/null
 
 # Start a replica, report seconds to "listening" and its resident memory, stop it.
 measure() {
   local label=$1 log="$work/replica.log" start end pid rss
   start=$(date +%s.%N)
-  "$bin/euid-operator" --store "$url" --listen 127.0.0.1:0 --access-log off >"$log" 2>&1 &
+  "$operator" --store "$url" --listen 127.0.0.1:0 --access-log off >"$log" 2>&1 &
   pid=$!
   until grep -q "is listening on" "$log"; do
     kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
