@@ -213,12 +213,20 @@ fn open_store(url: &str) -> Result<SharedStore, String> {
             redact_url(url)
         ));
     }
-    let store = PostgresStore::open_replica(url, PgSettings::default()).map_err(|e| match e {
-        // These name the (redacted) store themselves.
-        StoreError::Uninitialized { .. } | StoreError::UnknownSchemaVersion { .. } => {
-            format!("refusing to start: {e}")
+    let store = PostgresStore::open_replica(url, PgSettings::default()).map_err(|e| {
+        let lead = match e {
+            StoreError::Uninitialized { .. } | StoreError::UnknownSchemaVersion { .. } => {
+                "refusing to start"
+            }
+            _ => "cannot start",
+        };
+        // Most store errors name the (redacted) store already.
+        let (text, shown) = (e.to_string(), redact_url(url));
+        if text.contains(&shown) {
+            format!("{lead}: {text}")
+        } else {
+            format!("{lead}: {shown}: {text}")
         }
-        e => format!("cannot use the store {}: {e}", redact_url(url)),
     })?;
     let store = Arc::new(store);
     Ok(SharedStore {
