@@ -69,14 +69,17 @@ fn describe(e: &postgres::Error) -> String {
     }
 }
 
-/// Whether the error means the link is down (no connection, the server shutting down or
-/// cancelling) rather than the database refusing a statement.
+/// Whether the error means the database cannot be reached or used right now (no connection,
+/// the server shutting down, cancelling or out of resources, the login or the database
+/// refused) rather than the database refusing one statement.
 fn is_link_failure(e: &postgres::Error) -> bool {
     match e.as_db_error() {
         None => true,
         Some(db) => {
             let code = db.code().code();
-            code.starts_with("08") || code.starts_with("57") || code.starts_with("53")
+            ["08", "57", "53", "28", "3D"]
+                .iter()
+                .any(|class| code.starts_with(class))
         }
     }
 }

@@ -357,3 +357,67 @@ fn the_password_never_shows() {
         "{shown}"
     );
 }
+
+#[test]
+fn every_trait_method_works_from_inside_a_tokio_runtime() {
+    let Some(db) = fresh_db("tokio") else { return };
+    PostgresStore::connect(&db.url, fast())
+        .unwrap()
+        .initialize(&small())
+        .unwrap();
+    let replica = Arc::new(PostgresStore::open_replica(&db.url, fast()).unwrap());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let r = record(77);
+    let store = Arc::clone(&replica);
+    let seen = runtime.block_on(async move {
+        tokio::spawn(async move {
+            store.record(&r).unwrap();
+            assert!(!store.change_token().is_unavailable());
+            store.load_snapshot().unwrap();
+            store.available().unwrap();
+            store.opted_out_since(&r.first_level_hash).unwrap()
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(seen, Some(record(77).opted_out_ms));
+}
+
+#[test]
+fn a_lost_database_fails_writes_cleanly_while_lookups_serve_from_memory() {
+    let Some(db) = fresh_db("lost") else { return };
+    PostgresStore::connect(&db.url, fast())
+        .unwrap()
+        .initialize(&small())
+        .unwrap();
+    let replica = PostgresStore::open_replica(&db.url, fast()).unwrap();
+    let kept = record(1);
+    replica.record(&kept).unwrap();
+    let token = replica.change_token();
+    // The database goes away under the replica (every connection is cut).
+    let mut admin = postgres::Client::connect(&db.admin_url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE {} WITH (FORCE)", db.name))
+        .unwrap();
+    let lost = record(2);
+    assert!(matches!(
+        replica.record(&lost),
+        Err(euid_store::OptOutError::Unavailable)
+    ));
+    eventually("the replica reports the link down", || {
+        replica.available().is_err() && replica.health().is_err()
+    });
+    assert_eq!(
+        replica.opted_out_since(&kept.first_level_hash).unwrap(),
+        Some(kept.opted_out_ms)
+    );
+    assert_eq!(
+        replica.opted_out_since(&lost.first_level_hash).unwrap(),
+        None
+    );
+    // The change token stays as it was: no reload storm while the database is away.
+    assert_eq!(replica.change_token(), token);
+    let err = replica.load_snapshot().unwrap_err();
+    assert_eq!(replica.public_reason(&err), "database unavailable");
+    assert!(!format!("{err} {err:?}").contains("euid-test"));
+}

@@ -6,6 +6,7 @@ mod envelope;
 mod identity;
 mod map;
 mod salts;
+mod store;
 mod tcf;
 mod token;
 
@@ -39,12 +40,15 @@ pub(crate) fn dispatch(
         Command::Init(args) => data_dir::init(&args, stdout, stderr),
         Command::Keys(KeysCommand::Rotate {
             data_dir: dir,
+            store: url,
             activates_in,
             lifetime,
-        }) => data_dir::rotate(&dir, activates_in, lifetime, stdout),
+        }) => data_dir::rotate(&store::target(dir, url)?, activates_in, lifetime, stdout),
         Command::Salts(SaltsCommand::Rotate {
             data_dir: dir,
+            store: url,
             fraction,
-        }) => salts::rotate(&dir, fraction, stdout),
+        }) => salts::rotate(&store::target(dir, url)?, fraction, stdout),
+        Command::Import(args) => store::import(&args, stdout),
     }
 }
