@@ -16,6 +16,9 @@ optouts=${1:-10000000}
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${EUID_BIN_DIR:-$root/target/release}
 work=${PG_SCALE_DIR:-$(mktemp -d)}
+mkdir -p "$work"
+# The cluster runs as `postgres` when this runs as root: it must reach its directory.
+chmod 0755 "$work"
 operator=${EUID_OPERATOR:-$bin/euid-operator}
 cli=${EUID_CLI:-$bin/euid}
 for b in "$cli" "$operator"; do
