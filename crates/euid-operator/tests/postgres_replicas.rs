@@ -10,8 +10,11 @@
 //!   against each replica (one client per replica), and last a `kill -9` of B in the middle of
 //!   a burst of logouts: every acknowledged one is honoured by A.
 //! - `a_postgres_restart_under_traffic_loses_nothing_acknowledged`: generate answers 200
-//!   throughout, logouts 503 during the outage and 200 after, the healthcheck says degraded
+//!   throughout (refresh, identity map and keys too during the outage, opt-outs honoured),
+//!   logouts 503 during the outage and 200 after, the healthcheck says degraded
 //!   then OK, and a replica started afterwards sees every acknowledged logout.
+//! - `a_replica_refuses_an_uninitialised_database_or_an_unknown_schema`: exit status 1, a
+//!   clear message, the URL without its password, and the database left untouched.
 //!
 //! `euid` is the CLI built beside `euid-operator` (`cargo test --workspace` builds both; after
 //! `cargo test -p euid-operator` alone, build it with `cargo build -p euid-cli`). Without
@@ -575,6 +578,10 @@ fn a_postgres_restart_under_traffic_loses_nothing_acknowledged() {
     let a = replica(&db.url);
     let on_a = client(&a, &demo);
 
+    let kept = generate(&on_a, "kept@example.com");
+    let dropped = generate(&on_a, "dropped@example.com");
+    logout(&on_a, "dropped@example.com");
+
     let stop = Arc::new(AtomicBool::new(false));
     // Generate keeps answering 200 from memory, whatever the database does.
     let generator = {
@@ -595,6 +602,8 @@ fn a_postgres_restart_under_traffic_loses_nothing_acknowledged() {
                 );
                 assert_eq!(c.open(&resp, nonce)["status"], "success");
                 n += 1;
+                // Steady traffic, not a CPU hog on a small CI machine.
+                std::thread::sleep(Duration::from_millis(5));
             }
             n
         })
@@ -645,6 +654,14 @@ fn a_postgres_restart_under_traffic_loses_nothing_acknowledged() {
     wait_until(PROPAGATION_BOUND, "logouts are refused", || {
         !refused.lock().unwrap().is_empty()
     });
+    // Refresh and the read endpoints answer from memory too, opt-outs included.
+    assert_eq!(refresh_status(a.addr, &kept), "success");
+    assert_eq!(refresh_status(a.addr, &dropped), "optout");
+    assert_eq!(
+        opted_out(&on_a, &["dropped@example.com".to_owned()]),
+        ["dropped@example.com"]
+    );
+    assert!(!bidstream_key_ids(&on_a).is_empty());
     let acked_before_restart = acknowledged.lock().unwrap().len();
     std::thread::sleep(Duration::from_secs(2));
     cluster.start_server();
