@@ -328,6 +328,16 @@ impl std::fmt::Debug for StoreUrl {
     }
 }
 
+/// The store a data command works on: a data directory, or a database with `--store`.
+#[derive(Debug, Args)]
+pub(crate) struct TargetArgs {
+    /// The operator data directory (not given with --store).
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Work on a PostgreSQL database instead of a data directory.
+    #[arg(long, env = "EUID_STORE", value_name = "URL", hide_env_values = true)]
+    pub(crate) store: Option<StoreUrl>,
+}
+
 /// `euid import`: a data directory into a database.
 #[derive(Debug, Args)]
 pub(crate) struct ImportArgs {
@@ -347,11 +357,8 @@ pub(crate) enum KeysCommand {
         after_help = "Examples:\n  euid keys rotate euid-data\n  euid keys rotate euid-data --activates-in 600 --lifetime 7200\n\nA running operator picks the new keys up when it reloads the data directory."
     )]
     Rotate {
-        /// The operator data directory (not given with --store).
-        data_dir: Option<PathBuf>,
-        /// Rotate the keys of a PostgreSQL database instead.
-        #[arg(long, env = "EUID_STORE", value_name = "URL", hide_env_values = true)]
-        store: Option<StoreUrl>,
+        #[command(flatten)]
+        target: TargetArgs,
         /// Seconds from now until the new keys activate, so every operator and SDK holds them
         /// before they are used.
         #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
@@ -375,11 +382,8 @@ pub(crate) enum SaltsCommand {
         after_help = "Examples:\n  euid salts rotate euid-data\n  euid salts rotate euid-data --fraction 0.5\n\nA running operator picks the new salts up when it reloads the data directory: /v3/identity/map then gives the rotated buckets' new raw UIDs as `u` and the old ones as `p`, and /v2/identity/buckets lists them. Opt-outs and refresh tokens keep working (both carry the first-level hash, which rotation does not change)."
     )]
     Rotate {
-        /// The operator data directory (not given with --store).
-        data_dir: Option<PathBuf>,
-        /// Rotate the salts of a PostgreSQL database instead.
-        #[arg(long, env = "EUID_STORE", value_name = "URL", hide_env_values = true)]
-        store: Option<StoreUrl>,
+        #[command(flatten)]
+        target: TargetArgs,
         /// The fraction of buckets to rotate, between 0 and 1 (at least one bucket when
         /// positive).
         #[arg(long, value_name = "F", default_value_t = 0.05)]

@@ -278,9 +278,16 @@ fn client_config(url: &str, settings: &PgSettings) -> Result<Config, StoreError>
             config.ssl_mode(postgres::config::SslMode::Prefer);
         }
     }
-    let statement_ms = settings.statement_timeout.as_millis().max(1);
-    config.connect_timeout(settings.connect_timeout);
-    config.options(&format!("-c statement_timeout={statement_ms}"));
+    // The URL's own `connect_timeout` and `options` (a `statement_timeout` in them) win over
+    // the settings, as they would for libpq.
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(settings.connect_timeout);
+    }
+    let options = config.get_options().unwrap_or_default().to_owned();
+    if !options.contains("statement_timeout") {
+        let statement_ms = settings.statement_timeout.as_millis().max(1);
+        config.options(format!("{options} -c statement_timeout={statement_ms}").trim());
+    }
     // A link that silently dies (a partition) fails the listener's next read instead of
     // hanging it: keepalives, and unacknowledged data times out.
     config.keepalives(true);
@@ -340,8 +347,11 @@ impl PostgresStore {
     fn build(url: &str, settings: PgSettings, replica: bool) -> Result<Self, StoreError> {
         let config = client_config(url, &settings)?;
         let jobs = spawn_pool(&config, settings.pool_size)?;
-        let answer_within =
-            settings.connect_timeout + settings.statement_timeout + Duration::from_secs(1);
+        let connect = config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(settings.connect_timeout);
+        let answer_within = connect + settings.statement_timeout + Duration::from_secs(1);
         Ok(Self {
             shared: Arc::new(Shared {
                 location: redact_url(url),

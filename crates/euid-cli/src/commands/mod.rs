@@ -39,16 +39,20 @@ pub(crate) fn dispatch(
         Command::Token(TokenCommand::Decrypt(args)) => token::decrypt(&args, stdout),
         Command::Init(args) => data_dir::init(&args, stdout, stderr),
         Command::Keys(KeysCommand::Rotate {
-            data_dir: dir,
-            store: url,
+            target,
             activates_in,
             lifetime,
-        }) => data_dir::rotate(&store::target(dir, url)?, activates_in, lifetime, stdout),
-        Command::Salts(SaltsCommand::Rotate {
-            data_dir: dir,
-            store: url,
+        }) => data_dir::rotate(
+            &store::target(target.data_dir, target.store)?,
+            activates_in,
+            lifetime,
+            stdout,
+        ),
+        Command::Salts(SaltsCommand::Rotate { target, fraction }) => salts::rotate(
+            &store::target(target.data_dir, target.store)?,
             fraction,
-        }) => salts::rotate(&store::target(dir, url)?, fraction, stdout),
+            stdout,
+        ),
         Command::Import(args) => store::import(&args, stdout),
     }
 }
