@@ -492,6 +492,24 @@ mod tests {
     }
 
     #[test]
+    fn debug_of_a_store_url_shows_no_password() {
+        let url = "postgres://euid:pg-password-1@db:5432/euid";
+        for args in [
+            &["init", "--store", url, "--no-demo-client"][..],
+            &["keys", "rotate", "--store", url],
+            &["salts", "rotate", "--store", url],
+            &["import", "--from", "euid-data", "--store", url],
+        ] {
+            let debug = debug_of(args);
+            assert!(!debug.contains("pg-password-1"), "{debug}");
+            assert!(
+                debug.contains("postgres://euid:***@db:5432/euid"),
+                "{debug}"
+            );
+        }
+    }
+
+    #[test]
     fn debug_of_a_parsed_command_line_shows_no_secret_token_or_identity() {
         let token = "A4AAAAFakeAdvertisingTokenForTheDebugTest0123456789";
         let refresh = "RefreshTokenForTheDebugTest0123456789abcdef";

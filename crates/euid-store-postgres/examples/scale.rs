@@ -1,6 +1,8 @@
 //! Builds a data set at scale in an empty database and measures a replica's start-up and
 //! memory: `cargo run --release -p euid-store-postgres --example scale -- URL OPTOUTS BUCKETS`
 //! (URL of an empty database you created; e.g. 10000000 and 1048576 for the #19 figures).
+//! `scale URL open` then opens a replica on it in a fresh process, so the resident memory
+//! it reports is the mirror's alone (the seeding's freed memory would otherwise be reused).
 //!
 //! Prints, for the record: the time to seed, to bulk-insert the opt-outs (server-side
 //! `generate_series`), to open a replica (schema check + mirror load), to load the snapshot
@@ -25,8 +27,13 @@ fn rss_bytes() -> u64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
+    if let [_, url, open] = args.as_slice() {
+        if open == "open" {
+            return open_replica(url);
+        }
+    }
     let [_, url, optouts, buckets] = args.as_slice() else {
-        return Err("usage: scale URL OPTOUTS BUCKETS".into());
+        return Err("usage: scale URL OPTOUTS BUCKETS | scale URL open".into());
     };
     let optouts: i64 = optouts.parse()?;
     let buckets: usize = buckets.parse()?;
@@ -57,7 +64,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         t.elapsed().as_secs_f64()
     );
     drop(cli);
+    open_replica(url)
+}
 
+fn open_replica(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     let before = rss_bytes();
     let t = Instant::now();
     let replica = PostgresStore::open_replica(url, PgSettings::default())?;

@@ -696,29 +696,28 @@ fn catch_up(shared: &Shared, client: &mut Client) -> Result<(), Failure> {
 /// down and reconnects with exponential backoff. The first session's outcome is sent on
 /// `ready` (and a failure there ends the thread: `open_replica` fails).
 fn listen(shared: &Shared, ready: mpsc::SyncSender<Result<(), StoreError>>) {
+    const FIRST_RETRY: Duration = Duration::from_millis(50);
     let mut ready = Some(ready);
-    let mut backoff = Duration::from_millis(50);
+    let mut backoff = FIRST_RETRY;
     while !shared.stop.load(Ordering::SeqCst) {
         let outcome = match shared.config.connect(NoTls) {
             Ok(mut client) => session(shared, &mut client, &mut ready),
             Err(e) => Err(Failure::Db(e)),
         };
-        shared.link_up.store(false, Ordering::SeqCst);
-        let was_up = ready.is_none();
+        // A session that got as far as serving resets the backoff: the first retry after a
+        // drop comes quickly, later ones ever slower while the database stays away.
+        let was_up = shared.link_up.swap(false, Ordering::SeqCst);
         if let Err(e) = outcome {
             if let Some(r) = ready.take() {
                 let _ = r.send(Err(shared.store_error("opening the replica", e)));
                 return;
             }
         }
-        if !was_up {
-            return;
+        if was_up {
+            backoff = FIRST_RETRY;
         }
         sleep_unless_stopped(shared, backoff);
-        backoff = (backoff * 2).min(shared.settings.max_backoff.max(Duration::from_millis(50)));
-        if shared.link_up.load(Ordering::SeqCst) {
-            backoff = Duration::from_millis(50);
-        }
+        backoff = (backoff * 2).min(shared.settings.max_backoff.max(FIRST_RETRY));
     }
 }
 
