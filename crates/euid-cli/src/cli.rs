@@ -82,20 +82,30 @@ pub(crate) enum Command {
 
     /// Create an operator data directory (keys, salts, a demo client), as the operator does on first start.
     #[command(
-        after_help = "Examples:\n  euid init euid-data && cat euid-data/demo-client.json\n  euid init --no-demo-client /srv/euid-data\n\nIn an existing directory, init creates what is missing and never overwrites a file. Directories it creates are 0700, files 0600."
+        after_help = "Examples:\n  euid init euid-data && cat euid-data/demo-client.json\n  euid init --no-demo-client /srv/euid-data\n  euid init --store postgres://euid@db.internal:5432/euid --demo-client demo-client.json\n\nIn an existing directory, init creates what is missing and never overwrites a file. Directories it creates are 0700, files 0600.\n\nWith --store (env EUID_STORE) no data directory is given, and --demo-client FILE or --no-demo-client is required: init applies the database's pending schema migrations and, on a database without data, seeds it with the same initial data as a fresh data directory. A database that already holds data gets the migrations only; init then refuses to seed it and exits 1."
     )]
     Init(InitArgs),
 
     /// Manage an operator data directory's keys.
-    #[command(subcommand, after_help = "Example:\n  euid keys rotate euid-data")]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  euid keys rotate euid-data\n  euid keys rotate --store postgres://euid@db.internal:5432/euid"
+    )]
     Keys(KeysCommand),
 
     /// Manage an operator data directory's salts.
     #[command(
         subcommand,
-        after_help = "Example:\n  euid salts rotate euid-data --fraction 0.05"
+        after_help = "Examples:\n  euid salts rotate euid-data --fraction 0.05\n  euid salts rotate --store postgres://euid@db.internal:5432/euid"
     )]
     Salts(SaltsCommand),
+
+    /// Copy an operator data directory into an empty PostgreSQL database: keys, salts,
+    /// clients, keypairs and every opt-out.
+    #[command(
+        after_help = "Example:\n  euid import --from euid-data --store postgres://euid@db.internal:5432/euid\n\nThe database must hold no data (run it on a new one; its schema is created or upgraded first). Stop the operator that uses the directory first, so no opt-out is recorded during the copy. The URL's password never appears in the output or an error."
+    )]
+    Import(ImportArgs),
 }
 
 #[derive(Args)]
@@ -280,8 +290,16 @@ pub(crate) struct TokenDecryptArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct InitArgs {
-    /// The data directory to create, or to complete.
-    pub(crate) data_dir: PathBuf,
+    /// The data directory to create, or to complete (not given with --store).
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Initialise a PostgreSQL database instead of a data directory: apply the pending
+    /// schema migrations and, on a database without data, seed it.
+    #[arg(long, env = "EUID_STORE", value_name = "URL", hide_env_values = true)]
+    pub(crate) store: Option<StoreUrl>,
+    /// With --store: write the demo client's credentials to FILE (the demo-client.json
+    /// format, mode 0600; an existing file is refused).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_demo_client")]
+    pub(crate) demo_client: Option<PathBuf>,
     /// Create no demo client: clients.json gets no client and there is no demo-client.json.
     #[arg(long)]
     pub(crate) no_demo_client: bool,
@@ -291,6 +309,47 @@ pub(crate) struct InitArgs {
     pub(crate) allow_new_salts: bool,
 }
 
+/// A `--store` URL (`postgres://USER:PASSWORD@HOST:PORT/DB`): `Debug` shows it with the
+/// password replaced, so a `{:?}` of the command line never prints it.
+#[derive(Clone)]
+pub(crate) struct StoreUrl(pub(crate) String);
+
+impl std::str::FromStr for StoreUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&euid_store_postgres::redact_url(&self.0))
+    }
+}
+
+/// The store a data command works on: a data directory, or a database with `--store`.
+#[derive(Debug, Args)]
+pub(crate) struct TargetArgs {
+    /// The operator data directory (not given with --store).
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Work on a PostgreSQL database instead of a data directory.
+    #[arg(long, env = "EUID_STORE", value_name = "URL", hide_env_values = true)]
+    pub(crate) store: Option<StoreUrl>,
+}
+
+/// `euid import`: a data directory into a database.
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// The data directory to copy (keys, salts, clients, keypairs and optout.db). Stop the
+    /// operator that uses it first.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) from: PathBuf,
+    /// The PostgreSQL database to copy it into; it must hold no data.
+    #[arg(long, env = "EUID_STORE", value_name = "URL", hide_env_values = true)]
+    pub(crate) store: StoreUrl,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeysCommand {
     /// Add new keys that activate after a delay; old keys stay until they expire.
@@ -298,8 +357,8 @@ pub(crate) enum KeysCommand {
         after_help = "Examples:\n  euid keys rotate euid-data\n  euid keys rotate euid-data --activates-in 600 --lifetime 7200\n\nA running operator picks the new keys up when it reloads the data directory."
     )]
     Rotate {
-        /// The operator data directory.
-        data_dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
         /// Seconds from now until the new keys activate, so every operator and SDK holds them
         /// before they are used.
         #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
@@ -323,8 +382,8 @@ pub(crate) enum SaltsCommand {
         after_help = "Examples:\n  euid salts rotate euid-data\n  euid salts rotate euid-data --fraction 0.5\n\nA running operator picks the new salts up when it reloads the data directory: /v3/identity/map then gives the rotated buckets' new raw UIDs as `u` and the old ones as `p`, and /v2/identity/buckets lists them. Opt-outs and refresh tokens keep working (both carry the first-level hash, which rotation does not change)."
     )]
     Rotate {
-        /// The operator data directory.
-        data_dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
         /// The fraction of buckets to rotate, between 0 and 1 (at least one bucket when
         /// positive).
         #[arg(long, value_name = "F", default_value_t = 0.05)]
@@ -430,6 +489,24 @@ mod tests {
         let cli = Cli::try_parse_from(std::iter::once("euid").chain(args.iter().copied()))
             .unwrap_or_else(|e| panic!("{args:?}: {e}"));
         format!("{cli:?}")
+    }
+
+    #[test]
+    fn debug_of_a_store_url_shows_no_password() {
+        let url = "postgres://euid:pg-password-1@db:5432/euid";
+        for args in [
+            &["init", "--store", url, "--no-demo-client"][..],
+            &["keys", "rotate", "--store", url],
+            &["salts", "rotate", "--store", url],
+            &["import", "--from", "euid-data", "--store", url],
+        ] {
+            let debug = debug_of(args);
+            assert!(!debug.contains("pg-password-1"), "{debug}");
+            assert!(
+                debug.contains("postgres://euid:***@db:5432/euid"),
+                "{debug}"
+            );
+        }
     }
 
     #[test]

@@ -105,6 +105,10 @@ pub enum ApiError {
     /// 500: logout could not record the opt-out durably.
     #[error("Opt-out could not be recorded")]
     OptOutNotRecorded,
+    /// 503: logout while the opt-out store (a shared database) does not answer: nothing was
+    /// recorded, and the caller may retry; tokens and lookups are still served from memory.
+    #[error("Opt-out could not be recorded: the opt-out store is unavailable, retry later")]
+    OptOutStoreUnavailable,
     /// 500: no active key to mint tokens with.
     #[error("No active encryption key available")]
     NoActiveKey,
@@ -141,6 +145,7 @@ impl ApiError {
             Self::UnknownEndpoint => 404,
             Self::TimedOut => 408,
             Self::BodyTooLarge => 413,
+            Self::OptOutStoreUnavailable => 503,
             Self::OptOutsUnavailable
             | Self::OptOutNotRecorded
             | Self::NoActiveKey
@@ -159,6 +164,7 @@ impl ApiError {
             Self::RefreshFailed => "error",
             Self::OptOutsUnavailable
             | Self::OptOutNotRecorded
+            | Self::OptOutStoreUnavailable
             | Self::NoActiveKey
             | Self::Internal => "unknown",
             _ => "client_error",
@@ -219,9 +225,22 @@ pub enum HealthProblem {
         /// Which file and what kind of failure, without paths or OS error text.
         what: String,
     },
+    /// A snapshot from a database that changed (or whose link is down) and does not load:
+    /// the snapshot in use is stale.
+    #[error("stale: database does not reload ({seconds}s): {what}")]
+    StaleDatabase {
+        /// For how long, in seconds.
+        seconds: u64,
+        /// What failed, without the URL, a password or the database's error text.
+        what: String,
+    },
     /// The opt-out records cannot be read.
     #[error("opt-out records are unavailable")]
     OptOutsUnavailable,
+    /// The opt-out store takes no writes (a shared database that does not answer): logouts
+    /// answer 503, while tokens, refreshes and lookups are served from memory.
+    #[error("degraded: the opt-out store is unavailable: logouts are refused, tokens and opt-out lookups are served from memory")]
+    OptOutStoreDegraded,
     /// No active key in the master keyset.
     #[error("no active master key")]
     NoMasterKey,
@@ -417,6 +436,11 @@ mod tests {
                 r#"{"message":"Opt-out could not be recorded","status":"unknown"}"#,
             ),
             (
+                ApiError::OptOutStoreUnavailable,
+                503,
+                r#"{"message":"Opt-out could not be recorded: the opt-out store is unavailable, retry later","status":"unknown"}"#,
+            ),
+            (
                 ApiError::NoActiveKey,
                 500,
                 r#"{"message":"No active encryption key available","status":"unknown"}"#,
@@ -496,9 +520,22 @@ mod tests {
                 "stale: data directory does not reload (7s): salts.txt is not valid",
             ),
             (
+                Some(HealthProblem::StaleDatabase {
+                    seconds: 3,
+                    what: "the database does not answer".to_owned(),
+                }),
+                503,
+                "stale: database does not reload (3s): the database does not answer",
+            ),
+            (
                 Some(HealthProblem::OptOutsUnavailable),
                 503,
                 "opt-out records are unavailable",
+            ),
+            (
+                Some(HealthProblem::OptOutStoreDegraded),
+                503,
+                "degraded: the opt-out store is unavailable: logouts are refused, tokens and opt-out lookups are served from memory",
             ),
             (
                 Some(HealthProblem::NoMasterKey),

@@ -334,9 +334,17 @@ pub(crate) fn logout(
             advertising_id: uid.as_bytes().to_vec(),
             opted_out_ms: now_ms,
         })
-        .map_err(|e| {
-            tracing::error!(error = %e, "opt-out not recorded");
-            ApiError::OptOutNotRecorded
+        .map_err(|e| match e {
+            // A shared database that does not answer: nothing was committed, and a retry
+            // (on this replica later, or on another) can succeed.
+            OptOutError::Unavailable => {
+                tracing::warn!("opt-out not recorded: the opt-out store is unavailable");
+                ApiError::OptOutStoreUnavailable
+            }
+            e => {
+                tracing::error!(error = %e, "opt-out not recorded");
+                ApiError::OptOutNotRecorded
+            }
         })?;
     Ok(success(serde_json::json!({ "optout": "OK" })))
 }

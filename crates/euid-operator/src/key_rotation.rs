@@ -38,6 +38,19 @@ pub(crate) fn maintain_if_enabled(
     maintain_keys(path, &rotation_policy(config), now_s)
 }
 
+/// [`maintain_if_enabled`] for any store (a shared database serializes the writers, so two
+/// replicas starting together add one successor).
+pub(crate) fn maintain_store_if_enabled(
+    store: &dyn euid_store::Store,
+    config: &OperatorConfig,
+    now_s: i64,
+) -> Result<KeyMaintenance, DataDirError> {
+    if !config.auto_rotate_keys {
+        return Ok(KeyMaintenance::default());
+    }
+    store.maintain_keys(&rotation_policy(config), now_s)
+}
+
 /// How often the reload loop runs [`maintain_keys`]: a tenth of the key lifetime, between
 /// one second and a minute (far inside the notice, and no re-parse of the key file per tick).
 pub(crate) fn check_interval(config: &OperatorConfig) -> std::time::Duration {

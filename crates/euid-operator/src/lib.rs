@@ -38,7 +38,9 @@ pub use key_rotation::rotation_policy;
 pub use metrics::Metrics;
 pub use optout::SqliteOptOutStore;
 pub use route::Endpoint;
-pub use server::{router, serve_connections, start, RunningServer, ServerError, ServerOptions};
+pub use server::{
+    router, serve_connections, start, RunningServer, ServerError, ServerOptions, SharedStore,
+};
 pub use snapshot::{token_config, token_generator, Snapshot, TestIdentities};
 pub use state::Operator;
 

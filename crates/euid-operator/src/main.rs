@@ -1,23 +1,32 @@
 #![forbid(unsafe_code)]
 //! The `euid-operator` binary:
-//! `euid-operator [--data-dir DIR] [--listen ADDR] [--config FILE] [--no-demo-client]
-//! [--access-log on|off|sample:N]`.
+//! `euid-operator [--data-dir DIR | --store URL] [--listen ADDR] [--config FILE]
+//! [--no-demo-client] [--access-log on|off|sample:N]`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use euid_operator::{AccessLogMode, InitOptions, OperatorConfig, ServerOptions};
+use std::sync::Arc;
+
+use euid_operator::{
+    AccessLogMode, InitOptions, OperatorConfig, ServerOptions, SharedStore, StoreError,
+};
+use euid_store_postgres::{redact_url, PgSettings, PostgresStore};
 
 const USAGE: &str = "\
 euid-operator: the EUID v2 operator
 
 USAGE:
-    euid-operator [--data-dir DIR] [--listen ADDR] [--config FILE] [--no-demo-client]
-                  [--access-log on|off|sample:N]
+    euid-operator [--data-dir DIR | --store URL] [--listen ADDR] [--config FILE]
+                  [--no-demo-client] [--access-log on|off|sample:N]
 
 OPTIONS:
     --data-dir DIR     data directory (env EUID_DATA_DIR; default ./euid-data); created when
                        empty or absent, else it must hold every required file
+    --store URL        a PostgreSQL database shared with other replicas, as
+                       postgres://USER[:PASSWORD]@HOST:PORT/DB (env EUID_STORE): keys, salts,
+                       clients, keypairs and opt-outs come from it and --data-dir is not
+                       used; it must have been set up with `euid init --store URL`
     --listen ADDR      address to listen on (env EUID_LISTEN; default 127.0.0.1:8080)
     --config FILE      JSON config with the live operator's key names
                        (identity_token_expires_after_seconds, ...)
@@ -33,6 +42,7 @@ follow it too: RUST_LOG=warn turns them off.";
 
 struct Args {
     data_dir: Option<PathBuf>,
+    store: Option<String>,
     listen: Option<String>,
     config: Option<PathBuf>,
     no_demo_client: bool,
@@ -42,6 +52,7 @@ struct Args {
 fn parse_args() -> Result<Option<Args>, String> {
     let mut args = Args {
         data_dir: None,
+        store: None,
         listen: None,
         config: None,
         no_demo_client: false,
@@ -63,6 +74,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         match name.as_str() {
             "-h" | "--help" => return Ok(None),
             "--data-dir" => args.data_dir = Some(PathBuf::from(value()?)),
+            "--store" => args.store = Some(value()?),
             "--listen" => args.listen = Some(value()?),
             "--config" => args.config = Some(PathBuf::from(value()?)),
             "--no-demo-client" if inline.is_none() => args.no_demo_client = true,
@@ -125,11 +137,25 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let data_dir = args
+        .data_dir
+        .or_else(|| env("EUID_DATA_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(euid_operator::DEFAULT_DATA_DIR));
+    let store_url = args.store.or_else(|| env("EUID_STORE"));
+    // Opened before the runtime: the first connection, the schema check and loading the
+    // opt-outs are blocking work, and a replica that cannot have them must not listen.
+    let (store, location) = match &store_url {
+        None => (None, format!("data directory: {}", data_dir.display())),
+        Some(url) => match open_store(url) {
+            Ok(shared) => (Some(shared), format!("store: {}", redact_url(url))),
+            Err(message) => {
+                eprintln!("euid-operator: {message}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     let options = ServerOptions {
-        data_dir: args
-            .data_dir
-            .or_else(|| env("EUID_DATA_DIR").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from(euid_operator::DEFAULT_DATA_DIR)),
+        data_dir,
         listen: args.listen.or_else(|| env("EUID_LISTEN")),
         config,
         init: InitOptions {
@@ -137,6 +163,7 @@ fn main() -> ExitCode {
             ..InitOptions::default()
         },
         access_log,
+        store,
     };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -150,6 +177,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        let shared_store = options.store.is_some();
         let data_dir = options.data_dir.clone();
         let server = match euid_operator::start(options).await {
             Ok(s) => s,
@@ -158,7 +186,11 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        print_welcome(&server, &data_dir);
+        if shared_store {
+            print_store_welcome(&server, &location);
+        } else {
+            print_welcome(&server, &data_dir);
+        }
         match server.run_until(shutdown_signal()).await {
             Ok(()) => {
                 tracing::info!("stopped");
@@ -170,6 +202,49 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// Opens a PostgreSQL replica store, or says why not (the URL redacted; the store's errors
+/// never carry the password).
+fn open_store(url: &str) -> Result<SharedStore, String> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(format!(
+            "--store {}: not a PostgreSQL URL (postgres://USER@HOST:PORT/DB)",
+            redact_url(url)
+        ));
+    }
+    let store = PostgresStore::open_replica(url, PgSettings::default()).map_err(|e| {
+        let lead = match e {
+            StoreError::Uninitialized { .. } | StoreError::UnknownSchemaVersion { .. } => {
+                "refusing to start"
+            }
+            _ => "cannot start",
+        };
+        // Most store errors name the (redacted) store already.
+        let (text, shown) = (e.to_string(), redact_url(url));
+        if text.contains(&shown) {
+            format!("{lead}: {text}")
+        } else {
+            format!("{lead}: {shown}: {text}")
+        }
+    })?;
+    let store = Arc::new(store);
+    Ok(SharedStore {
+        store: store.clone(),
+        optouts: store,
+    })
+}
+
+/// The start-up lines of a replica on a shared store: its clients are in the database, and
+/// the demo client's credentials in the file `euid init --store` wrote.
+fn print_store_welcome(server: &euid_operator::RunningServer, location: &str) {
+    let base = format!("http://{}", server.local_addr());
+    println!(
+        "euid-operator is listening on {base}\n{location}\n\n\
+         API clients are in the store (a demo client's credentials are in the file given to\n\
+         `euid init --store URL --demo-client FILE`).\n\
+         Health: curl -s {base}/ops/healthcheck    Metrics: curl -s {base}/metrics"
+    );
 }
 
 fn print_welcome(server: &euid_operator::RunningServer, data_dir: &std::path::Path) {

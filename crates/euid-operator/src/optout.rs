@@ -5,47 +5,23 @@
 //! Records are keyed by first-level hash (refresh, identity map, generate when enabled) and
 //! by raw UID (`/v2/optout/status`), as in `wire.md` §10.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, RwLock};
 
 use rusqlite::{params, Connection, OptionalExtension as _, TransactionBehavior};
 
 pub(crate) use euid_store::optout::{OptOutError, OptOutRecord, OptOutStore, SequencedOptOut};
+use euid_store::OptOutIndex;
 
 fn db(e: rusqlite::Error) -> OptOutError {
     OptOutError::database(e)
-}
-
-#[derive(Default)]
-struct Index {
-    by_flh: HashMap<[u8; 32], i64>,
-    by_advertising_id: HashMap<Vec<u8>, i64>,
-}
-
-impl Index {
-    fn insert(&mut self, r: &OptOutRecord) {
-        // The latest opt-out time wins, as when the live operator re-records one.
-        let t = self
-            .by_flh
-            .entry(r.first_level_hash)
-            .or_insert(r.opted_out_ms);
-        *t = (*t).max(r.opted_out_ms);
-        if !r.advertising_id.is_empty() {
-            let t = self
-                .by_advertising_id
-                .entry(r.advertising_id.clone())
-                .or_insert(r.opted_out_ms);
-            *t = (*t).max(r.opted_out_ms);
-        }
-    }
 }
 
 /// Opt-outs in an embedded SQLite database (WAL, `synchronous=FULL`: a committed record is
 /// on disk before `record` returns), mirrored in memory for lookups.
 pub struct SqliteOptOutStore {
     conn: Mutex<Connection>,
-    index: RwLock<Index>,
+    index: RwLock<OptOutIndex>,
 }
 
 impl std::fmt::Debug for SqliteOptOutStore {
@@ -87,7 +63,7 @@ impl SqliteOptOutStore {
         )
         .map_err(db)?;
         migrate_sequence(&mut conn)?;
-        let mut index = Index::default();
+        let mut index = OptOutIndex::default();
         {
             let mut stmt = conn
                 .prepare("SELECT first_level_hash, advertising_id, opted_out_ms FROM optout")
@@ -232,7 +208,7 @@ impl OptOutStore for SqliteOptOutStore {
 
     fn opted_out_since(&self, first_level_hash: &[u8; 32]) -> Result<Option<i64>, OptOutError> {
         let index = self.index.read().map_err(|_| OptOutError::Poisoned)?;
-        Ok(index.by_flh.get(first_level_hash).copied())
+        Ok(index.opted_out_since(first_level_hash))
     }
 
     fn advertising_id_opted_out_since(
@@ -240,7 +216,7 @@ impl OptOutStore for SqliteOptOutStore {
         advertising_id: &[u8],
     ) -> Result<Option<i64>, OptOutError> {
         let index = self.index.read().map_err(|_| OptOutError::Poisoned)?;
-        Ok(index.by_advertising_id.get(advertising_id).copied())
+        Ok(index.advertising_id_opted_out_since(advertising_id))
     }
 
     fn available(&self) -> Result<(), OptOutError> {
@@ -252,7 +228,7 @@ impl OptOutStore for SqliteOptOutStore {
     }
 
     fn len(&self) -> usize {
-        self.index.read().map(|i| i.by_flh.len()).unwrap_or(0)
+        self.index.read().map(|i| i.len()).unwrap_or(0)
     }
 
     fn latest_sequence(&self) -> Result<u64, OptOutError> {

@@ -49,6 +49,28 @@ pub struct ServerOptions {
     /// Access lines, written to stderr by a thread of their own (`--access-log`; off here by
     /// default, on in the `euid-operator` binary).
     pub access_log: AccessLogMode,
+    /// A store shared with other replicas (`--store postgres://…`): keys, salts, clients,
+    /// keypairs and opt-outs come from it, and `data_dir` and `init` are not used. `None`
+    /// (the default) is the data directory.
+    pub store: Option<SharedStore>,
+}
+
+/// A store several replicas share, opened by the caller (the binary opens PostgreSQL): the
+/// snapshot source and writer, and the opt-outs, usually one object behind both.
+#[derive(Clone)]
+pub struct SharedStore {
+    /// Where snapshots come from and where automatic key rotation writes.
+    pub store: Arc<dyn euid_store::Store>,
+    /// The opt-out records.
+    pub optouts: Arc<dyn crate::optout::OptOutStore>,
+}
+
+impl std::fmt::Debug for SharedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedStore")
+            .field("store", &self.store.location())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ServerOptions {
@@ -59,6 +81,7 @@ impl Default for ServerOptions {
             config: OperatorConfig::default(),
             init: InitOptions::default(),
             access_log: AccessLogMode::Off,
+            store: None,
         }
     }
 }
@@ -70,6 +93,12 @@ pub enum ServerError {
     /// The data directory could not be created or loaded.
     #[error("data directory: {0}")]
     DataDir(#[from] DataDirError),
+    /// The shared store's first snapshot could not be loaded (the message names no password).
+    #[error("store: {0}")]
+    Store(DataDirError),
+    /// The start-up work on the blocking pool did not finish (it panicked).
+    #[error("start-up task failed: {0}")]
+    StartTask(String),
     /// The access log thread could not be started.
     #[error("access log: {source}")]
     AccessLog {
@@ -162,25 +191,40 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
         addr: addr.clone(),
         source,
     })?;
-    let dir = DataDir::new(&options.data_dir);
-    let mut init = options.init.clone();
-    init.base_url = format!("http://{local_addr}");
-    if config.auto_rotate_keys {
-        init.key_lifetime_seconds = config.key_lifetime_seconds;
-    }
-    let demo = open_data_dir(dir.root(), &init)?;
-    // Before the first load, so an operator that was stopped past its keys' expiry starts
-    // with keys it can mint with.
-    crate::key_rotation::maintain_if_enabled(dir.root(), &config, now_ms() / 1000)?;
-    let optouts = Arc::new(SqliteOptOutStore::open(&dir.optout_db())?);
-    // Modes of an existing directory are the user's: reported, not changed.
-    for warning in dir.permission_warnings() {
-        tracing::warn!("{warning}");
-    }
     let access_log = AccessLog::start(options.access_log, Box::new(std::io::stderr()))
         .map_err(|source| ServerError::AccessLog { source })?;
-    let operator =
-        Arc::new(Operator::load(dir, config.clone(), optouts)?.with_access_log(access_log));
+    let (operator, demo) = match options.store {
+        None => {
+            let (operator, demo) = open_data_dir_operator(
+                DataDir::new(&options.data_dir),
+                options.init.clone(),
+                local_addr,
+                config.clone(),
+            )?;
+            (operator, demo)
+        }
+        Some(shared) => {
+            // The first load and key maintenance read and write the database: off the
+            // async workers, like every later reload.
+            let config = config.clone();
+            let operator = tokio::task::spawn_blocking(move || {
+                let maintained = crate::key_rotation::maintain_store_if_enabled(
+                    &*shared.store,
+                    &config,
+                    now_ms() / 1000,
+                );
+                if let Err(e) = maintained {
+                    tracing::warn!(error = %e, "automatic key rotation failed at start");
+                }
+                Operator::from_store(shared.store, config, shared.optouts)
+            })
+            .await
+            .map_err(|e| ServerError::StartTask(e.to_string()))?
+            .map_err(ServerError::Store)?;
+            (operator, None)
+        }
+    };
+    let operator = Arc::new(operator.with_access_log(access_log));
 
     let reloader = {
         let operator = operator.clone();
@@ -197,12 +241,19 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
                 if rotate {
                     rotated_at = Instant::now();
                 }
-                // Loading a large salt file takes a while: keep it off the request workers.
+                // Loading a large salt file, or reading a database, takes a while: keep it
+                // off the request workers.
                 let _ = tokio::task::spawn_blocking(move || {
                     if rotate {
                         crate::key_rotation::maintain_logged(&op);
                     }
-                    op.reload_if_changed()
+                    op.reload_if_changed();
+                    // A store with notifications (PostgreSQL) wakes this wait as soon as
+                    // another replica or the CLI writes, so a change is loaded at once
+                    // rather than at the next tick; the data directory returns at once.
+                    if op.store().wait_for_change(every) {
+                        op.reload_if_changed();
+                    }
                 })
                 .await;
             }
@@ -226,6 +277,30 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
         task,
         reloader,
     })
+}
+
+/// The data directory's operator: created if empty or absent, keys maintained, opt-outs
+/// opened, permission warnings logged.
+fn open_data_dir_operator(
+    dir: DataDir,
+    mut init: InitOptions,
+    local_addr: SocketAddr,
+    config: Arc<OperatorConfig>,
+) -> Result<(Operator, Option<DemoClient>), ServerError> {
+    init.base_url = format!("http://{local_addr}");
+    if config.auto_rotate_keys {
+        init.key_lifetime_seconds = config.key_lifetime_seconds;
+    }
+    let demo = open_data_dir(dir.root(), &init)?;
+    // Before the first load, so an operator that was stopped past its keys' expiry starts
+    // with keys it can mint with.
+    crate::key_rotation::maintain_if_enabled(dir.root(), &config, now_ms() / 1000)?;
+    let optouts = Arc::new(SqliteOptOutStore::open(&dir.optout_db())?);
+    // Modes of an existing directory are the user's: reported, not changed.
+    for warning in dir.permission_warnings() {
+        tracing::warn!("{warning}");
+    }
+    Ok((Operator::load(dir, config, optouts)?, demo))
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets the open connections

@@ -18,7 +18,7 @@ use crate::api_error::HealthProblem;
 use crate::clients::ClientStore;
 use crate::config::OperatorConfig;
 use crate::metrics::Metrics;
-use crate::optout::OptOutStore;
+use crate::optout::{OptOutError, OptOutStore};
 use crate::snapshot::{token_generator, Snapshot, TestIdentities};
 
 impl Snapshot {
@@ -88,6 +88,9 @@ pub struct Operator {
     reload_attempts: AtomicU64,
     batch_permits: tokio::sync::Semaphore,
     access_log: AccessLog,
+    /// Whether the store is the data directory (`Operator::load`), for the healthcheck's
+    /// wording; any other store is a database.
+    data_dir_store: bool,
 }
 
 /// The reloader's bookkeeping.
@@ -146,10 +149,14 @@ impl Operator {
         config: Arc<OperatorConfig>,
         optouts: Arc<dyn OptOutStore>,
     ) -> Result<Self, DataDirError> {
-        Self::from_store(Arc::new(DataDirStore::new(data_dir)), config, optouts)
+        let mut operator =
+            Self::from_store(Arc::new(DataDirStore::new(data_dir)), config, optouts)?;
+        operator.data_dir_store = true;
+        Ok(operator)
     }
 
-    /// Loads a first snapshot from `store`, which the reload loop then watches.
+    /// Loads a first snapshot from `store`, which the reload loop then watches. Blocks on the
+    /// store: call it off the async workers.
     pub fn from_store(
         store: Arc<dyn euid_store::Store>,
         config: Arc<OperatorConfig>,
@@ -176,6 +183,7 @@ impl Operator {
             // docs/PERFORMANCE.md, "How cost grows").
             batch_permits: tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1)),
             access_log: AccessLog::off(),
+            data_dir_store: false,
         })
     }
 
@@ -246,14 +254,14 @@ impl Operator {
                 self.snapshot.store(Arc::new(snapshot));
                 state.failure = None;
                 self.reload_problem.store(None);
-                tracing::info!("data directory changed: new snapshot loaded");
+                tracing::info!(store = %self.store.location(), "store changed: new snapshot loaded");
                 true
             }
             Err(err) => {
                 let message = err.to_string();
                 let previous = state.failure.take();
                 if previous.as_ref().map(|f| f.message.as_str()) != Some(message.as_str()) {
-                    tracing::warn!(error = %message, "data directory changed but does not load; keeping the previous snapshot");
+                    tracing::warn!(error = %message, "store changed but does not load; keeping the previous snapshot");
                 }
                 let interval = Duration::from_millis(self.config.reload_interval_ms);
                 let backoff = match &previous {
@@ -279,18 +287,30 @@ impl Operator {
         }
     }
 
-    /// Why the operator is unhealthy, if it is: a data directory that changed but fails to
-    /// load (the snapshot in use is stale), or opt-out records that cannot be read. Takes no
-    /// lock, so a reload in progress never delays it.
+    /// Why the operator is unhealthy, if it is: an opt-out store that takes no writes while
+    /// its lookups still answer from memory (a shared database that is down: degraded), a
+    /// store that changed but fails to load (the snapshot in use is stale), or opt-out
+    /// records that cannot be read. Takes no lock and never waits on a database, so neither
+    /// a reload in progress nor a database that hangs delays it.
     pub fn health_problem(&self) -> Option<HealthProblem> {
+        let optouts = self.optouts.available();
+        // Degraded first: it is what a database outage means for callers (logouts are
+        // refused), while the stale snapshot beside it is still served as it was.
+        if matches!(optouts, Err(OptOutError::Unavailable))
+            && self.optouts.opted_out_since(&[0; 32]).is_ok()
+        {
+            return Some(HealthProblem::OptOutStoreDegraded);
+        }
         if let Some(problem) = self.reload_problem.load().as_ref() {
-            let since = problem.since.elapsed().unwrap_or(Duration::ZERO);
-            return Some(HealthProblem::Stale {
-                seconds: since.as_secs(),
-                what: problem.what.clone(),
+            let seconds = problem.since.elapsed().unwrap_or(Duration::ZERO).as_secs();
+            let what = problem.what.clone();
+            return Some(if self.data_dir_store {
+                HealthProblem::Stale { seconds, what }
+            } else {
+                HealthProblem::StaleDatabase { seconds, what }
             });
         }
-        if self.optouts.available().is_err() {
+        if optouts.is_err() {
             return Some(HealthProblem::OptOutsUnavailable);
         }
         None
@@ -308,6 +328,7 @@ mod tests {
     use euid_token::SaltStore;
 
     use super::*;
+    use crate::api_error::ApiError;
     use crate::optout::SqliteOptOutStore;
 
     /// A store whose change token the test sets, over a real data directory, that can be
@@ -420,6 +441,85 @@ mod tests {
         set(ChangeToken::from_words([3]));
         assert!(operator.reload_if_changed());
         assert_eq!(loads(), 4);
+        assert_eq!(operator.health_problem(), None);
+    }
+
+    /// Opt-outs like a shared database's: lookups from a real SQLite store's memory, and a
+    /// switch that makes writes and `available` fail as when the database does not answer.
+    struct Degradable {
+        inner: SqliteOptOutStore,
+        down: AtomicBool,
+    }
+
+    impl OptOutStore for Degradable {
+        fn record(&self, r: &crate::optout::OptOutRecord) -> Result<(), OptOutError> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(OptOutError::Unavailable);
+            }
+            self.inner.record(r)
+        }
+        fn opted_out_since(&self, flh: &[u8; 32]) -> Result<Option<i64>, OptOutError> {
+            self.inner.opted_out_since(flh)
+        }
+        fn advertising_id_opted_out_since(&self, id: &[u8]) -> Result<Option<i64>, OptOutError> {
+            self.inner.advertising_id_opted_out_since(id)
+        }
+        fn available(&self) -> Result<(), OptOutError> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(OptOutError::Unavailable);
+            }
+            self.inner.available()
+        }
+        fn len(&self) -> usize {
+            self.inner.len()
+        }
+    }
+
+    #[test]
+    fn an_unavailable_store_refuses_logouts_with_503_records_nothing_and_reports_degraded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DataDir::new(tmp.path().join("data"));
+        euid_store::init_data_dir(
+            dir.root(),
+            &InitOptions {
+                salt_bucket_count: 4,
+                ..InitOptions::default()
+            },
+        )
+        .unwrap();
+        let optouts = Arc::new(Degradable {
+            inner: SqliteOptOutStore::open(&tmp.path().join("optout.db")).unwrap(),
+            down: AtomicBool::new(false),
+        });
+        let operator =
+            Operator::load(dir, Arc::new(OperatorConfig::default()), optouts.clone()).unwrap();
+        let snapshot = operator.snapshot();
+        let logout = |email: &str| {
+            let json = format!(r#"{{"email":"{email}"}}"#);
+            crate::endpoints::logout(&snapshot, operator.optouts(), json.as_bytes(), 1_000)
+        };
+        assert!(logout("before@example.com").is_ok());
+        assert_eq!(operator.health_problem(), None);
+
+        optouts.down.store(true, Ordering::SeqCst);
+        let refused = logout("during@example.com").unwrap_err();
+        assert_eq!(refused, ApiError::OptOutStoreUnavailable);
+        assert_eq!(crate::ApiResponse::from(refused).http_status, 503);
+        assert_eq!(optouts.len(), 1, "a refused logout records nothing");
+        // Lookups still answer from memory: the earlier opt-out is still honoured.
+        let hash = euid_normalize::IdentityInput::Email("before@example.com")
+            .to_identity_hash()
+            .unwrap();
+        let flh = euid_token::first_level_hash(hash.as_bytes(), &snapshot.salts);
+        assert_eq!(optouts.opted_out_since(&flh).unwrap(), Some(1_000));
+        assert_eq!(
+            operator.health_problem(),
+            Some(HealthProblem::OptOutStoreDegraded)
+        );
+
+        optouts.down.store(false, Ordering::SeqCst);
+        assert!(logout("during@example.com").is_ok());
+        assert_eq!(optouts.len(), 2);
         assert_eq!(operator.health_problem(), None);
     }
 }

@@ -55,6 +55,34 @@ pub enum StoreError {
         /// The store (a data directory's path).
         path: String,
     },
+    /// A database has no schema or no data yet: `euid init --store …` creates them (a replica
+    /// never does).
+    #[error("{store} is not initialised (run `euid init --store …` first); nothing was changed")]
+    Uninitialized {
+        /// The store (a database's redacted URL).
+        store: String,
+    },
+    /// A database's schema is newer than this build knows: it was migrated by a later
+    /// release, whose tables this one could misread.
+    #[error(
+        "{store} has schema version {found}, this build knows versions up to {known}: \
+         upgrade this binary"
+    )]
+    UnknownSchemaVersion {
+        /// The store (a database's redacted URL).
+        store: String,
+        /// The version the database records.
+        found: i64,
+        /// The newest version this build knows.
+        known: i64,
+    },
+    /// A store's settings are not usable (a TLS mode this build cannot do, a malformed URL).
+    /// The message never quotes a password.
+    #[error("store settings: {message}")]
+    Settings {
+        /// What is wrong.
+        message: String,
+    },
     /// A storage backend other than the file system failed (a database connection, a
     /// transaction). Backends put only their own error text here, never row contents.
     #[error("{what}: {source}")]

@@ -73,6 +73,17 @@ pub struct InitReport {
     pub demo_client: Option<DemoClient>,
 }
 
+impl InitReport {
+    /// A report of `created` parts (files or tables) and the demo client, for other stores'
+    /// [`StoreWriter::initialize`](crate::StoreWriter::initialize).
+    pub fn new(created: Vec<String>, demo_client: Option<DemoClient>) -> Self {
+        Self {
+            created,
+            demo_client,
+        }
+    }
+}
+
 /// Creates whatever is missing in the data directory at `path`: keysets and keys (master,
 /// refresh, fallback publisher, the demo site's default keyset), salts, `clients.json` with
 /// one demo client holding every role, and `demo-client.json` (the last two without a demo

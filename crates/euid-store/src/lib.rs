@@ -8,6 +8,7 @@ pub mod error;
 pub mod init;
 pub mod keys;
 pub mod optout;
+pub mod optout_index;
 pub mod snapshot;
 pub mod store;
 
@@ -33,6 +34,7 @@ pub use keys::{
     DEFAULT_KEY_LIFETIME_SECONDS, DEFAULT_KEY_NOTICE_SECONDS,
 };
 pub use optout::{OptOutError, OptOutRecord, OptOutStore, SequencedOptOut};
+pub use optout_index::OptOutIndex;
 pub use snapshot::{ChangeToken, SaltValidity, StoreSnapshot};
 pub use store::{DataDirStore, ImportReport, SnapshotSource, Store, StoreWriter};
 

@@ -113,6 +113,13 @@ pub struct ImportReport {
     pub written: Vec<String>,
 }
 
+impl ImportReport {
+    /// A report of the parts (files or tables) written, in order, for other stores.
+    pub fn new(written: Vec<String>) -> Self {
+        Self { written }
+    }
+}
+
 /// The data directory as a [`Store`]: the files of [`DataDir`], watched by their
 /// modification times, written atomically (a rename, which is also how running operators
 /// notice: there are no notifications).

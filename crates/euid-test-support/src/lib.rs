@@ -32,7 +32,7 @@ pub use api_client::{
     refresh_body, ApiClient,
 };
 #[cfg(feature = "operator")]
-pub use http::{http, parse_response, HttpResponse};
+pub use http::{http, parse_response, try_http, HttpResponse};
 #[cfg(feature = "operator")]
 pub use spawned_operator::SpawnedOperator;
 #[cfg(feature = "operator")]

@@ -22,7 +22,8 @@ pub struct SpawnedOperator {
 impl SpawnedOperator {
     /// Starts the binary `bin` (the test's `env!("CARGO_BIN_EXE_euid-operator")`: only the
     /// crate that owns a binary knows its path) on `data_dir` with `args` and `envs` added,
-    /// without the caller's `RUST_LOG` and `EUID_ACCESS_LOG`; waits for its address.
+    /// without the caller's `RUST_LOG`, `EUID_ACCESS_LOG` and `EUID_STORE`; waits for its
+    /// address.
     pub fn spawn(
         bin: impl AsRef<OsStr>,
         data_dir: &Path,
@@ -30,12 +31,31 @@ impl SpawnedOperator {
         envs: &[(&str, &str)],
     ) -> Self {
         let mut command = Command::new(bin);
+        command.arg("--data-dir").arg(data_dir);
+        Self::spawn_command(command, args, envs)
+    }
+
+    /// Starts the binary `bin` on the shared store `store_url` (`--store`, e.g. a
+    /// PostgreSQL URL; no `--data-dir`) with `args` and `envs` added, as
+    /// [`SpawnedOperator::spawn`] does otherwise.
+    pub fn spawn_on_store(
+        bin: impl AsRef<OsStr>,
+        store_url: &str,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Self {
+        let mut command = Command::new(bin);
+        command.args(["--store", store_url]);
+        Self::spawn_command(command, args, envs)
+    }
+
+    fn spawn_command(mut command: Command, args: &[&str], envs: &[(&str, &str)]) -> Self {
         command
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
+            .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .env_remove("RUST_LOG")
             .env_remove("EUID_ACCESS_LOG")
+            .env_remove("EUID_STORE")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -70,9 +90,18 @@ impl SpawnedOperator {
             let _ = stderr.read_to_end(&mut all);
             all
         });
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the binary prints its address");
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) else {
+            // Exited (or hung) before listening: say what it wrote.
+            let _ = child.kill();
+            let _ = child.wait();
+            let out = stdout_reader.join().unwrap_or_default();
+            let err = stderr_reader.join().unwrap_or_default();
+            panic!(
+                "the binary did not print its address:\n{}{}",
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&err)
+            );
+        };
         let addr = line
             .trim_start_matches(LISTENING)
             .trim()
@@ -105,10 +134,31 @@ impl SpawnedOperator {
             std::thread::sleep(Duration::from_millis(20));
         };
         assert!(exit.success(), "exit status {exit:?}");
+        self.output()
+    }
+
+    /// `kill -9` (no shutdown of any kind), then everything the process wrote.
+    pub fn kill(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.output()
+    }
+
+    fn output(&mut self) -> String {
         let mut log = Vec::new();
-        for reader in self.readers {
+        for reader in std::mem::take(&mut self.readers) {
             log.extend(reader.join().expect("reader thread"));
         }
         String::from_utf8_lossy(&log).into_owned()
+    }
+}
+
+impl Drop for SpawnedOperator {
+    /// A test that panics must not leave its operator running (a no-op once it was waited for).
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }

@@ -1,11 +1,12 @@
-//! `euid init` and `euid keys rotate`: euid-store's data-directory functions.
+//! `euid init` and `euid keys rotate`: euid-store's data-directory functions, or the same
+//! through a PostgreSQL store (`--store`).
 
 use std::io::Write;
-use std::path::Path;
 
-use euid_store::{init_data_dir, rotate_keys, DataDir, InitOptions, RotateOptions};
+use euid_store::{init_data_dir, DataDir, InitOptions, RotateOptions};
 
 use crate::cli::InitArgs;
+use crate::commands::store::{self, Target};
 use crate::error::{CliError, CliResult};
 use crate::io_util::print_json;
 
@@ -32,25 +33,39 @@ struct Rotated {
 }
 
 /// `euid init DATA_DIR`: what the operator does on first start; in an existing directory it
-/// creates what is missing and never overwrites.
+/// creates what is missing and never overwrites. `euid init --store URL`: the database's
+/// migrations and seed.
 pub(crate) fn init(
     args: &InitArgs,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> CliResult<u8> {
+    let data_dir = match store::target(args.data_dir.clone(), args.store.clone())? {
+        Target::Db(url) => return store::init(&url, args, stdout),
+        Target::Dir(dir) => dir,
+    };
+    if args.demo_client.is_some() {
+        return Err(CliError::invalid(
+            "--demo-client FILE goes with --store; a data directory gets its demo-client.json",
+        ));
+    }
+    let args = InitArgs {
+        data_dir: Some(data_dir.clone()),
+        store: None,
+        demo_client: None,
+        no_demo_client: args.no_demo_client,
+        allow_new_salts: args.allow_new_salts,
+    };
+    let data_dir = &data_dir;
     let options = InitOptions {
         demo_client: !args.no_demo_client,
         allow_new_salts: args.allow_new_salts,
         ..InitOptions::default()
     };
-    let report = init_data_dir(&args.data_dir, &options).map_err(|e| {
-        CliError::failed(format!(
-            "cannot initialize {}: {e}",
-            args.data_dir.display()
-        ))
-    })?;
+    let report = init_data_dir(data_dir, &options)
+        .map_err(|e| CliError::failed(format!("cannot initialize {}: {e}", data_dir.display())))?;
     // Modes of what existed before are the user's: reported, not changed.
-    for warning in DataDir::new(&args.data_dir).permission_warnings() {
+    for warning in DataDir::new(data_dir).permission_warnings() {
         let _ = writeln!(stderr, "euid: warning: {warning}");
     }
     // The secrets stay in demo-client.json; only where to find them is printed.
@@ -58,23 +73,20 @@ pub(crate) fn init(
     print_json(
         stdout,
         &Initialized {
-            data_dir: args.data_dir.display().to_string(),
+            data_dir: data_dir.display().to_string(),
             created: &report.created,
-            demo_client_file: demo.map(|_| {
-                DataDir::new(&args.data_dir)
-                    .demo_client()
-                    .display()
-                    .to_string()
-            }),
+            demo_client_file: demo
+                .map(|_| DataDir::new(data_dir).demo_client().display().to_string()),
             site_id: demo.map(|d| d.site_id),
         },
     )?;
     Ok(0)
 }
 
-/// `euid keys rotate DATA_DIR`: new keys that activate later; old ones stay until they expire.
+/// `euid keys rotate DATA_DIR | --store URL`: new keys that activate later; old ones stay
+/// until they expire.
 pub(crate) fn rotate(
-    data_dir: &Path,
+    target: &Target,
     activates_in_seconds: i64,
     lifetime_seconds: i64,
     stdout: &mut dyn Write,
@@ -88,8 +100,9 @@ pub(crate) fn rotate(
         activates_in_seconds,
         lifetime_seconds,
     };
-    let rotated = rotate_keys(data_dir, &options).map_err(|e| {
-        CliError::failed(format!("cannot rotate keys in {}: {e}", data_dir.display()))
+    let store = store::open(target)?;
+    let rotated = store.rotate_keys(&options, store::now_s()).map_err(|e| {
+        CliError::failed(format!("cannot rotate keys in {}: {e}", store.location()))
     })?;
     let keys: Vec<_> = rotated
         .iter()

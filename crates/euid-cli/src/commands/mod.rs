@@ -6,6 +6,7 @@ mod envelope;
 mod identity;
 mod map;
 mod salts;
+mod store;
 mod tcf;
 mod token;
 
@@ -38,13 +39,20 @@ pub(crate) fn dispatch(
         Command::Token(TokenCommand::Decrypt(args)) => token::decrypt(&args, stdout),
         Command::Init(args) => data_dir::init(&args, stdout, stderr),
         Command::Keys(KeysCommand::Rotate {
-            data_dir: dir,
+            target,
             activates_in,
             lifetime,
-        }) => data_dir::rotate(&dir, activates_in, lifetime, stdout),
-        Command::Salts(SaltsCommand::Rotate {
-            data_dir: dir,
+        }) => data_dir::rotate(
+            &store::target(target.data_dir, target.store)?,
+            activates_in,
+            lifetime,
+            stdout,
+        ),
+        Command::Salts(SaltsCommand::Rotate { target, fraction }) => salts::rotate(
+            &store::target(target.data_dir, target.store)?,
             fraction,
-        }) => salts::rotate(&dir, fraction, stdout),
+            stdout,
+        ),
+        Command::Import(args) => store::import(&args, stdout),
     }
 }

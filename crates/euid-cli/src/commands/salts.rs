@@ -2,10 +2,11 @@
 //! atomically through euid-store.
 
 use std::io::Write;
-use std::path::Path;
 
 use euid_crypto::BatchedOsRandom;
-use euid_store::{DataDir, DataDirStore, SaltValidity, SnapshotSource as _, StoreWriter as _};
+use euid_store::SaltValidity;
+
+use crate::commands::store::{self, Target};
 
 use crate::error::{CliError, CliResult};
 use crate::io_util::print_json;
@@ -19,18 +20,19 @@ struct Rotation {
     last_updated_ms: i64,
 }
 
-/// `euid salts rotate DATA_DIR [--fraction F]`.
-pub(crate) fn rotate(data_dir: &Path, fraction: f64, stdout: &mut dyn Write) -> CliResult<u8> {
+/// `euid salts rotate DATA_DIR | --store URL [--fraction F]`.
+pub(crate) fn rotate(target: &Target, fraction: f64, stdout: &mut dyn Write) -> CliResult<u8> {
     if !(0.0..=1.0).contains(&fraction) {
         return Err(CliError::invalid("--fraction must be between 0 and 1"));
     }
+    let store = store::open(target)?;
+    let location = store.location();
     let failed = |what: &str, e: &dyn std::fmt::Display| {
-        CliError::failed(format!("cannot {what} {}: {e}", data_dir.display()))
+        CliError::failed(format!("cannot {what} {location}: {e}"))
     };
-    let store = DataDirStore::new(DataDir::new(data_dir));
     let snapshot = store
         .load_snapshot()
-        .map_err(|e| failed("load the data directory", &e))?;
+        .map_err(|e| failed("load the salts of", &e))?;
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));

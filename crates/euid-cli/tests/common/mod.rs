@@ -70,6 +70,7 @@ pub fn euid_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
         .env_remove("EUID_SECRET")
         .env_remove("EUID_API_KEY")
         .env_remove("EUID_URL")
+        .env_remove("EUID_STORE")
         .env("RUST_BACKTRACE", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
