@@ -258,10 +258,12 @@ fn stalled(addr: SocketAddr, method: &str, path: &str) -> HttpResponse {
 }
 
 /// An opt-out store that delegates to the real one until it is switched off, as a store
-/// whose database can no longer be read or written (the real store under a fault).
+/// whose database can no longer be read or written (the real store under a fault), or made
+/// faulty, as a database that answers but fails the write.
 struct Switchable {
     inner: SqliteOptOutStore,
     off: AtomicBool,
+    faulty: AtomicBool,
 }
 
 impl Switchable {
@@ -276,6 +278,9 @@ impl Switchable {
 impl OptOutStore for Switchable {
     fn record(&self, record: &OptOutRecord) -> Result<(), OptOutError> {
         self.check()?;
+        if self.faulty.load(Ordering::SeqCst) {
+            return Err(OptOutError::Malformed);
+        }
         self.inner.record(record)
     }
     fn opted_out_since(&self, flh: &[u8; 32]) -> Result<Option<i64>, OptOutError> {
@@ -929,6 +934,7 @@ fn fault_server_exchanges(out: &mut Exchanges) {
     let store = Arc::new(Switchable {
         inner: SqliteOptOutStore::open(&dir.path().join("optout.db")).expect("store"),
         off: AtomicBool::new(false),
+        faulty: AtomicBool::new(false),
     });
     let config = OperatorConfig::from_json(
         br#"{"optout_check_on_generate":true,"request_timeout_ms":1000,"max_body_bytes":2000,"reload_interval_ms":50,"auto_rotate_keys":false}"#,
@@ -1003,6 +1009,17 @@ fn fault_server_exchanges(out: &mut Exchanges) {
     );
     cstg(out, "opt-outs unavailable");
     store.off.store(false, Ordering::SeqCst);
+
+    // The database answers but the write fails: a 500, not the 503 of a store that is away.
+    store.faulty.store(true, Ordering::SeqCst);
+    out.envelope(
+        &client,
+        "opt-out write fails",
+        "/v2/token/logout",
+        r#"{"email":"f@example.com"}"#,
+        false,
+    );
+    store.faulty.store(false, Ordering::SeqCst);
 
     // No key to mint with: every key expired.
     let keys_path = dir.path().join("keyset_keys.json");
