@@ -34,12 +34,18 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # euid-token alone, without the legacy-v2 feature the CLI turns on in workspace builds.
 cargo clippy -p euid-token --lib --locked -- -D warnings
+# euid-cstg with its pure-Rust ECDH backend alone (workspace builds turn on both backends).
+cargo clippy -p euid-cstg --all-targets --no-default-features --features pure-rust --locked -- -D warnings
 
 step "no_std builds (euid-normalize, euid-tcf)"
 bash scripts/check-no-std.sh
 
 step "cargo test (unit, integration, doc)"
 cargo test --workspace --locked
+
+step "euid-cstg with each ECDH backend alone (the workspace run above had both on)"
+cargo test -p euid-cstg --locked
+cargo test -p euid-cstg --no-default-features --features pure-rust --locked
 
 step "cargo doc (rustdoc warnings denied: broken intra-doc links fail)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked

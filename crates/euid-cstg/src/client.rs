@@ -3,9 +3,10 @@ use base64::Engine as _;
 use euid_crypto::{AesGcmKey, RandomSource, GCM_IV_LEN};
 use serde::Serialize;
 
+use crate::ecdh::agree_p256;
 use crate::error::CstgError;
 use crate::keypair::{parse_spki_base64, random_secret_key, spki_base64};
-use crate::request::{aad_for, agree};
+use crate::request::aad_for;
 
 /// What a client encrypts: one identity hash (base64 SHA-256 of the normalized value).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -69,7 +70,7 @@ impl ClientRequest {
             .and_then(parse_spki_base64)
             .ok_or(CstgError::BadPublicKey)?;
         let ephemeral = random_secret_key(rng);
-        let key = agree(&ephemeral, &server_public);
+        let key = agree_p256(&ephemeral, &server_public);
         let plaintext = match identity {
             ClientIdentity::EmailHash(h) => serde_json::json!({ "email_hash": h }),
             ClientIdentity::PhoneHash(h) => serde_json::json!({ "phone_hash": h }),

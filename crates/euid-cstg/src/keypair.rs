@@ -9,6 +9,7 @@ use p256::{PublicKey, SecretKey};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
+use crate::ecdh::StaticKey;
 use crate::error::KeypairError;
 
 /// Prefix of a published server public key: the SDK strips the first 9 characters.
@@ -39,7 +40,7 @@ pub struct ServerKeypair {
     pub name: String,
     /// Free-text contact.
     pub contact: String,
-    secret: SecretKey,
+    key: StaticKey,
     public: PublicKey,
     public_key_text: String,
     private_key_prefix: String,
@@ -66,6 +67,15 @@ pub(crate) fn random_secret_key(rng: &mut impl RandomSource) -> SecretKey {
         let key = SecretKey::from_slice(&bytes);
         bytes.zeroize();
         if let Ok(key) = key {
+            return key;
+        }
+    }
+}
+
+/// A random server key, prepared for the ECDH backends (retrying as above).
+fn random_static_key(rng: &mut impl RandomSource) -> StaticKey {
+    loop {
+        if let Some(key) = StaticKey::new(random_secret_key(rng)) {
             return key;
         }
     }
@@ -106,8 +116,8 @@ impl ServerKeypair {
         created: i64,
         rng: &mut impl RandomSource,
     ) -> Self {
-        let secret = random_secret_key(rng);
-        let public = secret.public_key();
+        let key = random_static_key(rng);
+        let public = key.secret().public_key();
         let public_key_text = format!("{PUBLIC_KEY_PREFIX}{}", spki_base64(&public));
         Self {
             subscription_id: subscription_id.into(),
@@ -118,7 +128,7 @@ impl ServerKeypair {
             created,
             name: String::new(),
             contact: String::new(),
-            secret,
+            key,
             public,
             public_key_text,
             private_key_prefix: PRIVATE_KEY_PREFIX.to_owned(),
@@ -136,8 +146,8 @@ impl ServerKeypair {
         &self.public
     }
 
-    pub(crate) fn secret(&self) -> &SecretKey {
-        &self.secret
+    pub(crate) fn static_key(&self) -> &StaticKey {
+        &self.key
     }
 
     fn from_record(mut record: KeypairRecord) -> Result<Self, KeypairError> {
@@ -152,7 +162,7 @@ impl ServerKeypair {
             .unwrap_or("")
             .to_owned();
         record.private_key.zeroize();
-        let secret = secret?;
+        let key = secret?;
         if !has_prefix(&record.public_key, 'X') {
             return Err(KeypairError::PublicKey {
                 subscription_id: id,
@@ -165,7 +175,7 @@ impl ServerKeypair {
             .ok_or_else(|| KeypairError::PublicKey {
                 subscription_id: id.clone(),
             })?;
-        if secret.public_key() != public {
+        if key.secret().public_key() != public {
             return Err(KeypairError::Mismatch {
                 subscription_id: id,
             });
@@ -179,7 +189,7 @@ impl ServerKeypair {
             created: record.created,
             name: record.name,
             contact: record.contact,
-            secret,
+            key,
             public,
             public_key_text: record.public_key,
             private_key_prefix,
@@ -188,7 +198,8 @@ impl ServerKeypair {
 
     fn to_record(&self) -> KeypairRecord {
         let der = self
-            .secret
+            .key
+            .secret()
             .to_pkcs8_der()
             .map(|d| STANDARD.encode(d.as_bytes()));
         KeypairRecord {
@@ -206,14 +217,14 @@ impl ServerKeypair {
     }
 }
 
-fn private_from_text(text: &str) -> Option<SecretKey> {
+fn private_from_text(text: &str) -> Option<StaticKey> {
     if !has_prefix(text, 'Y') {
         return None;
     }
     let mut der = STANDARD.decode(text.get(PREFIX_LEN..)?).ok()?;
     let key = SecretKey::from_pkcs8_der(&der).ok();
     der.zeroize();
-    key
+    StaticKey::new(key?)
 }
 
 /// One element of `client_side_keypairs.json`.

@@ -4,10 +4,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use euid_crypto::{AesGcmKey, RandomSource, GCM_IV_LEN};
 use euid_normalize::IdentityType;
-use p256::PublicKey;
 use serde::Deserialize;
 use zeroize::Zeroize;
 
+use crate::ecdh::EcdhBackend;
 use crate::error::CstgError;
 use crate::keypair::{parse_spki_base64, KeypairStore, ServerKeypair};
 use crate::origin::{app_name_allowed, origin_allowed};
@@ -95,16 +95,6 @@ pub fn aad_for(timestamp_ms: i64, app_name: Option<&str>) -> Vec<u8> {
     }
 }
 
-/// ECDH between the server's static key and the client's public key; the raw 32-byte
-/// x-coordinate is the AES key, with no KDF (what WebCrypto's `deriveKey` to AES-GCM does).
-pub(crate) fn agree(secret: &p256::SecretKey, public: &PublicKey) -> AesGcmKey {
-    let shared = p256::ecdh::diffie_hellman(secret.to_nonzero_scalar(), public.as_affine());
-    let mut raw: [u8; 32] = (*shared.raw_secret_bytes()).into();
-    let key = AesGcmKey::from_bytes(raw);
-    raw.zeroize();
-    key
-}
-
 /// Decodes a `/v2/token/client-generate` body (`wire.md` §7) for the keypairs in `store`.
 ///
 /// `origin` is the request's `Origin` header, if any (pass a present but unreadable header
@@ -114,6 +104,19 @@ pub(crate) fn agree(secret: &p256::SecretKey, public: &PublicKey) -> AesGcmKey {
 /// `invalid_http_origin`; then the three required fields, public key, IV, decryption, payload
 /// JSON, exactly one of `email_hash` / `phone_hash`.
 pub fn decode_request<'a>(
+    store: &'a KeypairStore,
+    body: &[u8],
+    origin: Option<&str>,
+) -> Result<DecodedRequest<'a>, CstgError> {
+    decode_request_with(EcdhBackend::DEFAULT, store, body, origin)
+}
+
+/// [`decode_request`] with the ECDH computed by `backend`.
+///
+/// Not part of the stable API: for benchmarks and tests that compare the backends.
+#[doc(hidden)]
+pub fn decode_request_with<'a>(
+    backend: EcdhBackend,
     store: &'a KeypairStore,
     body: &[u8],
     origin: Option<&str>,
@@ -157,7 +160,10 @@ pub fn decode_request<'a>(
     if iv.len() != GCM_IV_LEN {
         return Err(CstgError::BadIv);
     }
-    let shared_key = agree(keypair.secret(), &client_public);
+    let shared_key = keypair
+        .static_key()
+        .agree(&client_public, backend)
+        .ok_or(CstgError::BadPublicKey)?;
     let mut ciphertext = STANDARD
         .decode(payload)
         .map_err(|_| CstgError::PayloadDecryptionFailed)?;
