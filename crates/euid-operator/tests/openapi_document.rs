@@ -9,8 +9,6 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,14 +17,14 @@ use base64::Engine as _;
 use euid_crypto::AesGcmKey;
 use euid_cstg::ClientIdentity;
 use euid_envelope::{open_refresh_response, open_response, seal_request};
-use euid_operator::{DataDir, Operator, OperatorConfig, OPENAPI_YAML};
-use euid_operator::{OptOutError, OptOutRecord, OptOutStore, SqliteOptOutStore};
+use euid_operator::SqliteOptOutStore;
+use euid_operator::{OperatorConfig, OPENAPI_YAML};
 use euid_store::clients::Role;
 use euid_store::write_atomic;
 use euid_test_support::{
     add_client, cstg_request, http, interop_python, now_ms, parse_response, read_key_store,
-    repo_root, run_interop_script, ApiClient, HttpResponse, TestServer, INSUFFICIENT_TCF,
-    SUFFICIENT_TCF,
+    repo_root, run_interop_script, ApiClient, HttpResponse, RouterServer, SwitchableOptOuts,
+    TestServer, INSUFFICIENT_TCF, SUFFICIENT_TCF,
 };
 use euid_token::{Key, KeyStore, REFRESH_KEYSET_ID};
 use serde_json::{json, Value};
@@ -255,103 +253,6 @@ fn stalled(addr: SocketAddr, method: &str, path: &str) -> HttpResponse {
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).expect("read response");
     parse_response(&raw)
-}
-
-/// An opt-out store that delegates to the real one until it is switched off, as a store
-/// whose database can no longer be read or written (the real store under a fault), or made
-/// faulty, as a database that answers but fails the write.
-struct Switchable {
-    inner: SqliteOptOutStore,
-    off: AtomicBool,
-    faulty: AtomicBool,
-}
-
-impl Switchable {
-    fn check(&self) -> Result<(), OptOutError> {
-        if self.off.load(Ordering::SeqCst) {
-            return Err(OptOutError::Unavailable);
-        }
-        Ok(())
-    }
-}
-
-impl OptOutStore for Switchable {
-    fn record(&self, record: &OptOutRecord) -> Result<(), OptOutError> {
-        self.check()?;
-        if self.faulty.load(Ordering::SeqCst) {
-            return Err(OptOutError::Malformed);
-        }
-        self.inner.record(record)
-    }
-    fn opted_out_since(&self, flh: &[u8; 32]) -> Result<Option<i64>, OptOutError> {
-        self.check()?;
-        self.inner.opted_out_since(flh)
-    }
-    fn advertising_id_opted_out_since(&self, id: &[u8]) -> Result<Option<i64>, OptOutError> {
-        self.check()?;
-        self.inner.advertising_id_opted_out_since(id)
-    }
-    fn available(&self) -> Result<(), OptOutError> {
-        self.check()?;
-        self.inner.available()
-    }
-    fn len(&self) -> usize {
-        self.inner.len()
-    }
-}
-
-/// The operator's own router and accept loop over the switchable store, with short limits:
-/// for the 408, 413 and 500 answers.
-struct FaultServer {
-    runtime: tokio::runtime::Runtime,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    addr: SocketAddr,
-    operator: Arc<Operator>,
-}
-
-impl FaultServer {
-    fn start(dir: &Path, config: OperatorConfig, store: Arc<dyn OptOutStore>) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let operator =
-            Arc::new(Operator::load(DataDir::new(dir), Arc::new(config), store).expect("load"));
-        let app = euid_operator::router(operator.clone());
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = runtime.spawn(euid_operator::serve_connections(
-            listener,
-            app,
-            Duration::from_secs(10),
-            async move {
-                let _ = rx.await;
-            },
-        ));
-        Self {
-            runtime,
-            stop: Some(tx),
-            task: Some(task),
-            addr,
-            operator,
-        }
-    }
-}
-
-impl Drop for FaultServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = self.runtime.block_on(task);
-        }
-    }
 }
 
 fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
@@ -931,16 +832,14 @@ fn fault_server_exchanges(out: &mut Exchanges) {
         .expect("init")
         .demo_client
         .expect("a demo client");
-    let store = Arc::new(Switchable {
-        inner: SqliteOptOutStore::open(&dir.path().join("optout.db")).expect("store"),
-        off: AtomicBool::new(false),
-        faulty: AtomicBool::new(false),
-    });
+    let store = Arc::new(SwitchableOptOuts::new(
+        SqliteOptOutStore::open(&dir.path().join("optout.db")).expect("store"),
+    ));
     let config = OperatorConfig::from_json(
         br#"{"optout_check_on_generate":true,"request_timeout_ms":1000,"max_body_bytes":2000,"reload_interval_ms":50,"auto_rotate_keys":false}"#,
     )
     .expect("config");
-    let server = FaultServer::start(dir.path(), config, store.clone());
+    let server = RouterServer::start(dir.path(), config, store.clone());
     let client = ApiClient::new(server.addr, &demo.api_key, &demo.client_secret);
     let mut paths: Vec<&str> = ENVELOPE_PATHS.to_vec();
     paths.extend(["/v2/token/refresh", "/v2/token/client-generate"]);
@@ -989,7 +888,7 @@ fn fault_server_exchanges(out: &mut Exchanges) {
     let generate_json =
         format!(r#"{{"email":"f@example.com","tcf_consent_string":"{SUFFICIENT_TCF}"}}"#);
 
-    store.off.store(true, Ordering::SeqCst);
+    store.set_away(true);
     for (path, json) in [
         ("/v2/token/generate", generate_json.as_str()),
         ("/v2/token/logout", r#"{"email":"f@example.com"}"#),
@@ -1008,10 +907,10 @@ fn fault_server_exchanges(out: &mut Exchanges) {
         false,
     );
     cstg(out, "opt-outs unavailable");
-    store.off.store(false, Ordering::SeqCst);
+    store.set_away(false);
 
     // The database answers but the write fails: a 500, not the 503 of a store that is away.
-    store.faulty.store(true, Ordering::SeqCst);
+    store.set_failing_writes(true);
     out.envelope(
         &client,
         "opt-out write fails",
@@ -1019,7 +918,7 @@ fn fault_server_exchanges(out: &mut Exchanges) {
         r#"{"email":"f@example.com"}"#,
         false,
     );
-    store.faulty.store(false, Ordering::SeqCst);
+    store.set_failing_writes(false);
 
     // No key to mint with: every key expired.
     let keys_path = dir.path().join("keyset_keys.json");

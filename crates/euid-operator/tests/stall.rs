@@ -5,19 +5,18 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use euid_operator::ApiError;
-use euid_operator::DataDir;
+use euid_operator::SqliteOptOutStore;
 use euid_operator::MAX_IDENTITY_MAP_ITEMS;
-use euid_operator::{init_data_dir, InitOptions, Operator, OperatorConfig};
-use euid_operator::{OptOutError, OptOutRecord, OptOutStore, SqliteOptOutStore};
+use euid_operator::{init_data_dir, InitOptions, OperatorConfig};
 use euid_store::write_atomic;
 use euid_test_support::{
-    cstg_request, http, now_ms, parse_response, refresh, ApiClient, HttpResponse, TestServer,
-    SUFFICIENT_TCF,
+    cstg_request, http, now_ms, parse_response, refresh, ApiClient, HttpResponse, RouterServer,
+    SwitchableOptOuts, TestServer, SUFFICIENT_TCF,
 };
 
 fn fast_reload() -> OperatorConfig {
@@ -322,94 +321,6 @@ fn a_failing_reload_backs_off_and_the_healthcheck_names_no_paths() {
     assert_eq!(health().text(), "OK");
 }
 
-/// An opt-out store that delegates to the real one until it is switched off, as a store
-/// whose index can no longer be read.
-struct Switchable {
-    inner: SqliteOptOutStore,
-    off: AtomicBool,
-}
-
-impl Switchable {
-    fn check(&self) -> Result<(), OptOutError> {
-        if self.off.load(Ordering::SeqCst) {
-            return Err(OptOutError::Unavailable);
-        }
-        Ok(())
-    }
-}
-
-impl OptOutStore for Switchable {
-    fn record(&self, record: &OptOutRecord) -> Result<(), OptOutError> {
-        self.check()?;
-        self.inner.record(record)
-    }
-    fn opted_out_since(&self, flh: &[u8; 32]) -> Result<Option<i64>, OptOutError> {
-        self.check()?;
-        self.inner.opted_out_since(flh)
-    }
-    fn advertising_id_opted_out_since(&self, id: &[u8]) -> Result<Option<i64>, OptOutError> {
-        self.check()?;
-        self.inner.advertising_id_opted_out_since(id)
-    }
-    fn available(&self) -> Result<(), OptOutError> {
-        self.check()?;
-        self.inner.available()
-    }
-    fn len(&self) -> usize {
-        self.inner.len()
-    }
-}
-
-/// The operator's own router and accept loop over a chosen opt-out store.
-struct CustomServer {
-    runtime: tokio::runtime::Runtime,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    addr: SocketAddr,
-}
-
-impl CustomServer {
-    fn start(dir: &std::path::Path, config: OperatorConfig, store: Arc<dyn OptOutStore>) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let operator = Operator::load(DataDir::new(dir), Arc::new(config), store).unwrap();
-        let app = euid_operator::router(Arc::new(operator));
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = runtime.spawn(euid_operator::serve_connections(
-            listener,
-            app,
-            Duration::from_secs(10),
-            async move {
-                let _ = rx.await;
-            },
-        ));
-        Self {
-            runtime,
-            stop: Some(tx),
-            task: Some(task),
-            addr,
-        }
-    }
-}
-
-impl Drop for CustomServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = self.runtime.block_on(task);
-        }
-    }
-}
-
 /// When the opt-out records cannot be read, nothing reads as "not opted out": no tokens from
 /// generate (with its opt-out check on), refresh or CSTG, no mapping, no status list; each is
 /// a 500, and the healthcheck says so.
@@ -420,12 +331,11 @@ fn unreadable_opt_outs_fail_closed() {
         .unwrap()
         .demo_client
         .expect("a demo client");
-    let store = Arc::new(Switchable {
-        inner: SqliteOptOutStore::open(&dir.path().join("optout.db")).unwrap(),
-        off: AtomicBool::new(false),
-    });
+    let store = Arc::new(SwitchableOptOuts::new(
+        SqliteOptOutStore::open(&dir.path().join("optout.db")).unwrap(),
+    ));
     let config = OperatorConfig::from_json(br#"{"optout_check_on_generate":true}"#).unwrap();
-    let server = CustomServer::start(dir.path(), config, store.clone());
+    let server = RouterServer::start(dir.path(), config, store.clone());
     let client = ApiClient::new(server.addr, &demo.api_key, &demo.client_secret);
     let generate_json =
         format!(r#"{{"email":"someone@example.com","tcf_consent_string":"{SUFFICIENT_TCF}"}}"#);
@@ -442,7 +352,7 @@ fn unreadable_opt_outs_fail_closed() {
         200
     );
 
-    store.off.store(true, Ordering::SeqCst);
+    store.set_away(true);
     let message = ApiError::OptOutsUnavailable.to_string();
     let unavailable = |resp: &HttpResponse, what: &str| {
         assert_eq!(resp.status, 500, "{what}: {}", resp.text());
@@ -486,7 +396,7 @@ fn unreadable_opt_outs_fail_closed() {
     );
 
     // Back on, everything answers again.
-    store.off.store(false, Ordering::SeqCst);
+    store.set_away(false);
     client.generate(r#""email":"someone@example.com""#);
 }
 

@@ -10,6 +10,8 @@ mod testdata;
 #[cfg(feature = "operator")]
 mod api_client;
 #[cfg(feature = "operator")]
+mod fault_store;
+#[cfg(feature = "operator")]
 mod http;
 #[cfg(feature = "operator")]
 pub mod scripted_v3;
@@ -31,6 +33,8 @@ pub use api_client::{
     add_client, assert_token_body, cstg_request, fast_reload, read_key_store, refresh,
     refresh_body, ApiClient,
 };
+#[cfg(feature = "operator")]
+pub use fault_store::{RouterServer, SwitchableOptOuts};
 #[cfg(feature = "operator")]
 pub use http::{http, parse_response, try_http, HttpResponse};
 #[cfg(feature = "operator")]
