@@ -50,9 +50,6 @@ cargo test -p euid-cstg --no-default-features --features pure-rust --locked
 step "cargo doc (rustdoc warnings denied: broken intra-doc links fail)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
-step "cargo package (every publishable crate builds from its package alone)"
-cargo package --workspace --exclude euid-benches --exclude euid-test-support
-
 step "browser test (publisher page, EUID browser SDK, headless Chromium)"
 if command -v node >/dev/null; then
   cargo build --bin euid-operator --bin euid --locked
@@ -63,6 +60,22 @@ elif [ -n "${CI:-}" ]; then
 else
   echo "browser test skipped: node is missing" >&2
 fi
+
+step "cargo package (every publishable crate builds from its package alone)"
+# The verify builds take our crates from a throw-away registry at the same version every
+# run, and cargo treats registry sources as immutable: an earlier run's unpacked copy in
+# CARGO_HOME and its dev-profile artifacts in target/ would be reused and verify stale code.
+# Drop both first (release artifacts stay for the bench build).
+mapfile -t ws_crates < <(cargo metadata --no-deps --format-version 1 --locked |
+  python3 -c 'import json,sys; [print(p["name"], p["version"]) for p in json.load(sys.stdin)["packages"]]')
+clean_args=()
+for entry in "${ws_crates[@]}"; do
+  read -r name version <<<"$entry"
+  clean_args+=(-p "$name")
+  rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"$name-$version"
+done
+cargo clean --profile dev "${clean_args[@]}"
+cargo package --workspace --exclude euid-benches --exclude euid-test-support
 
 step "cargo bench --no-run"
 cargo bench --workspace --locked --no-run
