@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use euid_operator::{
     AccessLogMode, InitOptions, OperatorConfig, ServerOptions, SharedStore, StoreError,
@@ -146,7 +147,7 @@ fn main() -> ExitCode {
     // opt-outs are blocking work, and a replica that cannot have them must not listen.
     let (store, location) = match &store_url {
         None => (None, format!("data directory: {}", data_dir.display())),
-        Some(url) => match open_store(url) {
+        Some(url) => match open_store(url, Duration::from_millis(config.request_timeout_ms)) {
             Ok(shared) => (Some(shared), format!("store: {}", redact_url(url))),
             Err(message) => {
                 eprintln!("euid-operator: {message}");
@@ -206,14 +207,18 @@ fn main() -> ExitCode {
 
 /// Opens a PostgreSQL replica store, or says why not (the URL redacted; the store's errors
 /// never carry the password).
-fn open_store(url: &str) -> Result<SharedStore, String> {
+/// A logout waits for its commit at most half the request timeout, so a hung database gets
+/// the documented 503 before the request's 408.
+fn open_store(url: &str, request_timeout: Duration) -> Result<SharedStore, String> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err(format!(
             "--store {}: not a PostgreSQL URL (postgres://USER@HOST:PORT/DB)",
             redact_url(url)
         ));
     }
-    let store = PostgresStore::open_replica(url, PgSettings::default()).map_err(|e| {
+    let mut settings = PgSettings::default();
+    settings.write_timeout = settings.write_timeout.min(request_timeout / 2);
+    let store = PostgresStore::open_replica(url, settings).map_err(|e| {
         let lead = match e {
             StoreError::Uninitialized { .. } | StoreError::UnknownSchemaVersion { .. } => {
                 "refusing to start"

@@ -13,6 +13,10 @@
 //!   throughout (refresh, identity map and keys too during the outage, opt-outs honoured),
 //!   logouts 503 during the outage and 200 after, the healthcheck says degraded
 //!   then OK, and a replica started afterwards sees every acknowledged logout.
+//! - `a_hung_database_gets_clear_503s_and_keeps_nothing_it_refused`: a frozen server
+//!   (SIGSTOP): a logout gets the 503 within half the request timeout, generate, refresh and
+//!   the map answer from memory, the healthcheck says degraded; after the resume logouts
+//!   succeed and the refused one was rolled back, not committed late.
 //! - `a_replica_refuses_an_uninitialised_database_or_an_unknown_schema`: exit status 1, a
 //!   clear message, the URL without its password, and the database left untouched.
 //!
@@ -30,7 +34,7 @@ use euid_client::{BidstreamClient, DecryptionStatus};
 use euid_operator::DemoClient;
 use euid_test_support::{
     http, interop_python, postgres_url, refresh, repo_root, try_http, ApiClient, HttpResponse,
-    SpawnedOperator, SUFFICIENT_TCF,
+    PrivateCluster, SpawnedOperator, SUFFICIENT_TCF,
 };
 use serde_json::Value;
 
@@ -470,101 +474,6 @@ fn a_replica_refuses_an_uninitialised_database_or_an_unknown_schema() {
     assert!(stderr.contains("schema version 999"), "{stderr}");
 }
 
-/// A private cluster (`scripts/pg-cluster.sh start DIR`), stopped and started by the test.
-struct PrivateCluster {
-    dir: PathBuf,
-    url: String,
-}
-
-impl PrivateCluster {
-    fn start(dir: &Path) -> Self {
-        let out = Command::new("bash")
-            .arg(repo_root().join("scripts/pg-cluster.sh"))
-            .arg("start")
-            .arg(dir)
-            .output()
-            .expect("pg-cluster.sh runs");
-        assert!(
-            out.status.success(),
-            "pg-cluster.sh start failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        Self {
-            dir: dir.to_path_buf(),
-            url,
-        }
-    }
-
-    fn port(&self) -> String {
-        let (_, rest) = self.url.rsplit_once(':').unwrap();
-        rest.split('/').next().unwrap().to_owned()
-    }
-
-    /// `pg_ctl ARGS` on the cluster's data directory, as the `postgres` user when root.
-    fn pg_ctl(&self, args: &[&str]) {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .expect("Debian's PostgreSQL")
-            .filter_map(|e| e.ok().map(|e| e.path().join("bin/pg_ctl")))
-            .filter(|p| p.exists())
-            .max()
-            .expect("pg_ctl");
-        let data = self.dir.join("data");
-        let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
-        let mut command = if root {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&bin);
-            c
-        } else {
-            Command::new(&bin)
-        };
-        let out = command
-            .arg("-D")
-            .arg(&data)
-            .args(args)
-            .output()
-            .expect("pg_ctl runs");
-        assert!(
-            out.status.success(),
-            "pg_ctl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn stop_server(&self) {
-        self.pg_ctl(&["-m", "fast", "-w", "stop"]);
-    }
-
-    fn start_server(&self) {
-        let log = self.dir.join("server.log");
-        let options = format!(
-            "-c listen_addresses=127.0.0.1 -p {} -k {} -c max_connections=200",
-            self.port(),
-            self.dir.display()
-        );
-        self.pg_ctl(&[
-            "-l",
-            log.to_str().unwrap(),
-            "-w",
-            "-t",
-            "60",
-            "-o",
-            &options,
-            "start",
-        ]);
-    }
-}
-
-impl Drop for PrivateCluster {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(repo_root().join("scripts/pg-cluster.sh"))
-            .arg("stop")
-            .arg(&self.dir)
-            .output();
-    }
-}
-
 #[test]
 fn a_postgres_restart_under_traffic_loses_nothing_acknowledged() {
     // The shared cluster is for the other tests: this one owns the server it restarts.
@@ -573,7 +482,7 @@ fn a_postgres_restart_under_traffic_loses_nothing_acknowledged() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let cluster = PrivateCluster::start(&tmp.path().join("cluster"));
-    let db = TestDatabase::create(&cluster.url, "restart");
+    let db = TestDatabase::create(cluster.url(), "restart");
     let demo = db.init(tmp.path());
     let a = replica(&db.url);
     let on_a = client(&a, &demo);
@@ -699,6 +608,90 @@ fn a_postgres_restart_under_traffic_loses_nothing_acknowledged() {
     assert!(
         refused_on_a.iter().all(|e| refused_in_db.contains(e)),
         "A honours refused logouts the database does not hold: {refused_on_a:?} vs {refused_in_db:?}"
+    );
+    fresh.stop();
+    a.stop();
+    drop(db);
+    drop(cluster);
+}
+
+#[test]
+fn a_hung_database_gets_clear_503s_and_keeps_nothing_it_refused() {
+    // A frozen server (SIGSTOP): connections stay open and the kernel acknowledges every
+    // packet, so only the store's own deadlines notice. Private cluster, as above.
+    if postgres_url("the hung PostgreSQL test").is_none() {
+        return;
+    }
+    const REFUSED: &str =
+        "Opt-out could not be recorded: the opt-out store is unavailable, retry later";
+    let tmp = tempfile::tempdir().unwrap();
+    let cluster = PrivateCluster::start(&tmp.path().join("cluster"));
+    let db = TestDatabase::create(cluster.url(), "hang");
+    let demo = db.init(tmp.path());
+    let a = replica(&db.url);
+    let on_a = client(&a, &demo);
+    let kept = generate(&on_a, "kept@example.com");
+    logout(&on_a, "before@example.com");
+    assert_eq!(health(a.addr).0, 200);
+
+    let frozen = cluster.freeze();
+    // A logout gets the documented 503 (the write's deadline, half the request timeout),
+    // not the request timeout's 408 and not a hang.
+    let started = Instant::now();
+    match try_logout(&on_a, "frozen@example.com").expect("an answer") {
+        Ok(json) => panic!("a logout was acknowledged by a frozen database: {json}"),
+        Err(resp) => resp.assert_error(503, "unknown", Some(REFUSED)),
+    }
+    let refused_after = started.elapsed();
+    // Everything else answers from memory meanwhile.
+    for i in 0..5 {
+        assert_eq!(
+            generate(&on_a, &format!("during-{i}@example.com"))["status"],
+            "success"
+        );
+    }
+    assert_eq!(refresh_status(a.addr, &kept), "success");
+    assert_eq!(
+        opted_out(&on_a, &["before@example.com".to_owned()]),
+        ["before@example.com"]
+    );
+    let degraded_after = wait_until(
+        PROPAGATION_BOUND,
+        "the healthcheck reports the hung database",
+        || {
+            let (status, body) = health(a.addr);
+            status == 503 && body.starts_with("degraded:")
+        },
+    );
+    let frozen_for = started.elapsed();
+    drop(frozen);
+
+    let back_after = wait_until(Duration::from_secs(30), "logouts succeed again", || {
+        matches!(try_logout(&on_a, "after@example.com"), Ok(Ok(_)))
+    });
+    wait_until(Duration::from_secs(30), "the healthcheck recovers", || {
+        health(a.addr).0 == 200
+    });
+    eprintln!(
+        "hung PostgreSQL: logout refused with 503 after {refused_after:?}, healthcheck degraded \
+         {degraded_after:?} after that, frozen {frozen_for:?}; logouts back {back_after:?} after the resume"
+    );
+    // The refused logout had stalled before its COMMIT: rolled back once the server woke,
+    // so neither the database (a fresh replica) nor A holds it; the others are there.
+    let fresh = replica(&db.url);
+    let on_fresh = client(&fresh, &demo);
+    let emails = [
+        "before@example.com".to_owned(),
+        "frozen@example.com".to_owned(),
+        "after@example.com".to_owned(),
+    ];
+    assert_eq!(
+        opted_out(&on_fresh, &emails),
+        ["before@example.com", "after@example.com"]
+    );
+    assert_eq!(
+        opted_out(&on_a, &emails),
+        ["before@example.com", "after@example.com"]
     );
     fresh.stop();
     a.stop();

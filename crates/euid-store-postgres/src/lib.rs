@@ -5,7 +5,8 @@ mod migrations;
 mod rows;
 mod settings;
 mod store;
+mod tls;
 
 pub use migrations::{MigrationReport, SCHEMA_VERSION};
-pub use settings::{redact_url, PgSettings, TlsMode};
+pub use settings::{redact_url, PgSettings, RootCertificates, TlsMode};
 pub use store::PostgresStore;

@@ -20,12 +20,13 @@ use euid_store::{
 };
 use euid_token::{Keyset, SaltStore};
 use postgres::fallible_iterator::FallibleIterator as _;
-use postgres::{Client, Config, GenericClient, IsolationLevel, NoTls};
+use postgres::{Client, Config, GenericClient, IsolationLevel};
 use zeroize::Zeroizing;
 
 use crate::migrations::{MigrationReport, MIGRATIONS, SCHEMA_VERSION};
 use crate::rows::{self, KeyRow, SnapshotRows};
-use crate::settings::{redact_url, PgSettings, TlsMode};
+use crate::settings::{redact_url, take_tls_params, PgSettings, RootCertificates, TlsMode};
+use crate::tls::Connector;
 
 /// Transaction-scoped advisory lock every writer of keys, salts, clients and keypairs takes.
 const WRITER_LOCK: i64 = 0x6575_6964_0001;
@@ -65,7 +66,18 @@ struct PgError(String);
 fn describe(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
-        None => e.to_string(),
+        None => {
+            // The causes say why (a refused connection, the certificate check that failed);
+            // the client's errors never quote the connection settings.
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                text.push_str(": ");
+                text.push_str(&c.to_string());
+                cause = c.source();
+            }
+            text
+        }
     }
 }
 
@@ -89,6 +101,7 @@ type Job = Box<dyn FnOnce(&mut Conn) + Send>;
 /// A pool thread's connection, opened on first use and again after it broke.
 struct Conn {
     config: Config,
+    connector: Connector,
     client: Option<Client>,
 }
 
@@ -99,7 +112,7 @@ impl Conn {
         }
         let client = match self.client.take() {
             Some(c) => c,
-            None => self.config.connect(NoTls)?,
+            None => self.connector.connect(&self.config)?,
         };
         Ok(self.client.insert(client))
     }
@@ -116,9 +129,17 @@ struct Watch {
 struct Shared {
     location: String,
     config: Config,
+    connector: Connector,
     settings: PgSettings,
     jobs: Mutex<mpsc::Sender<Job>>,
     answer_within: Duration,
+    /// How long an opt-out write waits for its commit (`PgSettings::write_timeout`).
+    write_within: Duration,
+    /// A listener silent for longer than this counts as down, even with its connection
+    /// open (a hung server whose kernel still acknowledges every packet).
+    stale_after: Duration,
+    /// When the listener last heard from the database (its last catch-up).
+    last_contact: Mutex<Instant>,
     replica: bool,
     index: RwLock<OptOutIndex>,
     watch: Mutex<Watch>,
@@ -128,15 +149,24 @@ struct Shared {
 }
 
 impl Shared {
-    /// Runs `f` on a pool thread and waits for its answer, at most `answer_within`. A job
-    /// still queued when its caller gave up is dropped unrun, so a write that timed out is
-    /// not committed behind the caller's back once the pool frees up.
+    /// Runs `f` on a pool thread and waits for its answer, at most `answer_within`.
     fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, Failure> + Send + 'static,
     ) -> Result<T, Failure> {
+        self.run_within(self.answer_within, f)
+    }
+
+    /// Runs `f` on a pool thread and waits for its answer, at most `bound`. A job still
+    /// queued when its caller gave up is dropped unrun, so a write that timed out is not
+    /// committed behind the caller's back once the pool frees up.
+    fn run_within<T: Send + 'static>(
+        &self,
+        bound: Duration,
+        f: impl FnOnce(&mut Client) -> Result<T, Failure> + Send + 'static,
+    ) -> Result<T, Failure> {
         let (tx, rx) = mpsc::sync_channel(1);
-        let deadline = Instant::now() + self.answer_within;
+        let deadline = Instant::now() + bound;
         let job: Job = Box::new(move |conn: &mut Conn| {
             if Instant::now() >= deadline {
                 return;
@@ -160,8 +190,24 @@ impl Shared {
         if sent.is_err() {
             return Err(Failure::NoAnswer(Duration::ZERO));
         }
-        rx.recv_timeout(self.answer_within)
-            .map_err(|_| Failure::NoAnswer(self.answer_within))?
+        rx.recv_timeout(bound)
+            .map_err(|_| Failure::NoAnswer(bound))?
+    }
+
+    /// Whether the replica's listener is connected and has heard from the database within
+    /// `stale_after`.
+    fn link_is_up(&self) -> bool {
+        self.link_up.load(Ordering::SeqCst)
+            && self
+                .last_contact
+                .lock()
+                .is_ok_and(|t| t.elapsed() <= self.stale_after)
+    }
+
+    fn heard_from_database(&self) {
+        if let Ok(mut t) = self.last_contact.lock() {
+            *t = Instant::now();
+        }
     }
 
     fn store_error(&self, what: &str, f: Failure) -> StoreError {
@@ -240,14 +286,19 @@ impl Drop for PostgresStore {
     }
 }
 
-/// The client configuration of `url` under `settings`. Errors never quote the URL's
-/// password (nor the parser's message, which can).
-fn client_config(url: &str, settings: &PgSettings) -> Result<Config, StoreError> {
+/// The client configuration and connector of `url` under `settings`. Errors never quote the
+/// URL's password (nor the parser's message, which can).
+fn client_config(url: &str, settings: &PgSettings) -> Result<(Config, Connector), StoreError> {
     let location = redact_url(url);
-    let mut config: Config = url.parse().map_err(|_| StoreError::Settings {
+    let (rest, tls) = take_tls_params(url);
+    let mut config: Config = rest.parse().map_err(|_| StoreError::Settings {
         message: format!("{location} is not a valid PostgreSQL URL"),
     })?;
-    let url_mode = url_sslmode(url)?;
+    let url_mode = tls
+        .sslmode
+        .as_deref()
+        .map(str::parse::<TlsMode>)
+        .transpose()?;
     let mode = match url_mode {
         Some(m) if settings.tls != TlsMode::default() && m != settings.tls => {
             return Err(StoreError::Settings {
@@ -261,23 +312,17 @@ fn client_config(url: &str, settings: &PgSettings) -> Result<Config, StoreError>
         Some(m) => m,
         None => settings.tls,
     };
-    match mode {
-        TlsMode::Require => {
-            return Err(StoreError::Settings {
-                message: format!(
-                    "{location}: TLS mode require is not supported by this build (no TLS \
-                     connector is linked); use a private network or a local TLS tunnel with \
-                     sslmode=disable or prefer"
-                ),
-            })
-        }
-        TlsMode::Disable => {
-            config.ssl_mode(postgres::config::SslMode::Disable);
-        }
-        TlsMode::Prefer => {
-            config.ssl_mode(postgres::config::SslMode::Prefer);
-        }
-    }
+    let roots = match tls.sslrootcert.as_deref() {
+        Some("system") => RootCertificates::Mozilla,
+        Some(path) => RootCertificates::File(path.into()),
+        None => settings.root_certificates.clone(),
+    };
+    config.ssl_mode(match mode {
+        TlsMode::Disable => postgres::config::SslMode::Disable,
+        TlsMode::Prefer => postgres::config::SslMode::Prefer,
+        _ => postgres::config::SslMode::Require,
+    });
+    let connector = Connector::new(mode, &roots, &location)?;
     // The URL's own `connect_timeout` and `options` (a `statement_timeout` in them) win over
     // the settings, as they would for libpq.
     if config.get_connect_timeout().is_none() {
@@ -296,31 +341,21 @@ fn client_config(url: &str, settings: &PgSettings) -> Result<Config, StoreError>
     if config.get_application_name().is_none() {
         config.application_name("euid");
     }
-    Ok(config)
+    Ok((config, connector))
 }
 
-/// The `sslmode` a URL (or `key=value` string) names, if any.
-fn url_sslmode(url: &str) -> Result<Option<TlsMode>, StoreError> {
-    let params = match url.split_once('?') {
-        Some((_, query)) => query.split('&').collect::<Vec<_>>(),
-        None if !url.contains("://") => url.split(' ').collect(),
-        None => Vec::new(),
-    };
-    for p in params {
-        if let Some(("sslmode", v)) = p.split_once('=') {
-            return v.parse().map(Some);
-        }
-    }
-    Ok(None)
-}
-
-fn spawn_pool(config: &Config, n: usize) -> Result<mpsc::Sender<Job>, StoreError> {
+fn spawn_pool(
+    config: &Config,
+    connector: &Connector,
+    n: usize,
+) -> Result<mpsc::Sender<Job>, StoreError> {
     let (tx, rx) = mpsc::channel::<Job>();
     let rx = Arc::new(Mutex::new(rx));
     for i in 0..n.max(1) {
         let rx = Arc::clone(&rx);
         let mut conn = Conn {
             config: config.clone(),
+            connector: connector.clone(),
             client: None,
         };
         std::thread::Builder::new()
@@ -345,20 +380,26 @@ fn spawn_pool(config: &Config, n: usize) -> Result<mpsc::Sender<Job>, StoreError
 
 impl PostgresStore {
     fn build(url: &str, settings: PgSettings, replica: bool) -> Result<Self, StoreError> {
-        let config = client_config(url, &settings)?;
-        let jobs = spawn_pool(&config, settings.pool_size)?;
+        let (config, connector) = client_config(url, &settings)?;
+        let jobs = spawn_pool(&config, &connector, settings.pool_size)?;
         let connect = config
             .get_connect_timeout()
             .copied()
             .unwrap_or(settings.connect_timeout);
         let answer_within = connect + settings.statement_timeout + Duration::from_secs(1);
+        let write_within = settings.write_timeout.min(answer_within);
+        let stale_after = settings.poll_interval + connect;
         Ok(Self {
             shared: Arc::new(Shared {
                 location: redact_url(url),
                 config,
+                connector,
                 settings,
                 jobs: Mutex::new(jobs),
                 answer_within,
+                write_within,
+                stale_after,
+                last_contact: Mutex::new(Instant::now()),
                 replica,
                 index: RwLock::new(OptOutIndex::default()),
                 watch: Mutex::new(Watch::default()),
@@ -466,12 +507,20 @@ impl PostgresStore {
     /// error names the store by its redacted URL, never a password.
     pub fn health(&self) -> Result<(), StoreError> {
         if self.shared.replica {
-            if self.shared.link_up.load(Ordering::SeqCst) {
+            if self.shared.link_is_up() {
                 return Ok(());
             }
+            let state = if self.shared.link_up.load(Ordering::SeqCst) {
+                format!(
+                    "no answer for more than {} ms",
+                    self.shared.stale_after.as_millis()
+                )
+            } else {
+                "down, reconnecting".to_owned()
+            };
             return Err(StoreError::Backend {
                 what: format!("link to {}", self.shared.location),
-                source: Box::new(PgError("down, reconnecting".to_owned())),
+                source: Box::new(PgError(state)),
             });
         }
         self.shared
@@ -688,6 +737,7 @@ fn catch_up(shared: &Shared, client: &mut Client) -> Result<(), Failure> {
         .query_one("SELECT change_counter FROM store_state WHERE id = 1", &[])?
         .get(0);
     shared.saw_counter(counter);
+    shared.heard_from_database();
     Ok(())
 }
 
@@ -700,7 +750,7 @@ fn listen(shared: &Shared, ready: mpsc::SyncSender<Result<(), StoreError>>) {
     let mut ready = Some(ready);
     let mut backoff = FIRST_RETRY;
     while !shared.stop.load(Ordering::SeqCst) {
-        let outcome = match shared.config.connect(NoTls) {
+        let outcome = match shared.connector.connect(&shared.config) {
             Ok(mut client) => session(shared, &mut client, &mut ready),
             Err(e) => Err(Failure::Db(e)),
         };
@@ -1153,8 +1203,10 @@ impl OptOutStore for PostgresStore {
     /// transaction. Returns once PostgreSQL committed; the own mirror has it at once.
     fn record(&self, record: &OptOutRecord) -> Result<(), OptOutError> {
         let r = record.clone();
+        let bound = self.shared.write_within;
+        let deadline = Instant::now() + bound;
         self.shared
-            .run(move |client| {
+            .run_within(bound, move |client| {
                 let mut tx = client.transaction()?;
                 tx.execute("SELECT pg_advisory_xact_lock($1)", &[&OPTOUT_LOCK])?;
                 let seq: i64 = tx
@@ -1177,6 +1229,11 @@ impl OptOutStore for PostgresStore {
                     "SELECT pg_notify($1, $2)",
                     &[&OPTOUT_CHANNEL, &seq.to_string()],
                 )?;
+                // The caller has answered "unavailable" by now (a server that stalled before
+                // this point): roll back rather than commit what was refused.
+                if Instant::now() >= deadline {
+                    return Err(Failure::NoAnswer(bound));
+                }
                 tx.commit()?;
                 Ok(())
             })
@@ -1224,7 +1281,7 @@ impl OptOutStore for PostgresStore {
         if self.shared.index.is_poisoned() {
             return Err(OptOutError::Poisoned);
         }
-        if self.shared.replica && self.shared.link_up.load(Ordering::SeqCst) {
+        if self.shared.replica && self.shared.link_is_up() {
             Ok(())
         } else {
             Err(OptOutError::Unavailable)
@@ -1259,15 +1316,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn require_is_refused_and_conflicts_are_errors_without_the_password() {
-        let url = "postgres://euid:hunter2@127.0.0.1:1/euid?sslmode=require";
-        let err = client_config(url, &PgSettings::default()).unwrap_err();
-        let text = format!("{err} {err:?}");
-        assert!(matches!(err, StoreError::Settings { .. }));
-        assert!(
-            text.contains("require") && !text.contains("hunter2"),
-            "{text}"
-        );
+    fn tls_settings_are_checked_up_front_and_errors_hide_the_password() {
         let settings = PgSettings {
             tls: TlsMode::Disable,
             ..PgSettings::default()
@@ -1289,6 +1338,46 @@ mod tests {
             &settings
         )
         .is_ok());
+        // Every libpq mode is understood; the driver never sees the verify-* words.
+        for mode in [
+            "disable",
+            "allow",
+            "prefer",
+            "require",
+            "verify-ca",
+            "verify-full",
+        ] {
+            let url = format!("postgres://euid:pw@127.0.0.1:1/euid?sslmode={mode}");
+            assert!(
+                client_config(&url, &PgSettings::default()).is_ok(),
+                "{mode}"
+            );
+        }
+        let err = client_config(
+            "postgres://euid:hunter2@127.0.0.1:1/euid?sslmode=sometimes",
+            &PgSettings::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, StoreError::Settings { .. }));
+        // A root file that is missing or holds no certificate fails now, not at first use.
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        for (file, says) in [(&missing, "No such file"), (&empty, "no certificate")] {
+            let url = format!(
+                "postgres://euid:hunter2@127.0.0.1:1/euid?sslmode=verify-full&sslrootcert={}",
+                file.display()
+            );
+            let err = client_config(&url, &PgSettings::default()).unwrap_err();
+            let text = format!("{err} {err:?}");
+            assert!(
+                matches!(err, StoreError::Settings { .. })
+                    && text.contains(says)
+                    && !text.contains("hunter2"),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -25,7 +25,7 @@ mod token_fixtures;
 pub use clock::now_ms;
 pub use consent::{INSUFFICIENT_TCF, SUFFICIENT_TCF};
 pub use interop::{iab_tcf_js_dir, interop_python, run_interop_script};
-pub use postgres::postgres_url;
+pub use postgres::{postgres_url, Frozen, PrivateCluster};
 pub use testdata::{repo_root, testdata, testdata_path};
 
 #[cfg(feature = "operator")]
