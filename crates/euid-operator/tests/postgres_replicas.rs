@@ -645,10 +645,8 @@ fn a_hung_database_gets_clear_503s_and_keeps_nothing_it_refused() {
     let refused_after = started.elapsed();
     // Everything else answers from memory meanwhile.
     for i in 0..5 {
-        assert_eq!(
-            generate(&on_a, &format!("during-{i}@example.com"))["status"],
-            "success"
-        );
+        let body = generate(&on_a, &format!("during-{i}@example.com"));
+        assert!(body["advertising_token"].is_string(), "{body}");
     }
     assert_eq!(refresh_status(a.addr, &kept), "success");
     assert_eq!(
