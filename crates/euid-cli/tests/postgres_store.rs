@@ -309,3 +309,63 @@ fn import_copies_a_data_directory_without_loss_and_only_into_an_empty_database()
     );
     assert_eq!(store.latest_sequence().unwrap(), after);
 }
+
+#[test]
+fn an_import_that_fails_half_way_leaves_the_database_empty_and_can_run_again() {
+    let Some(url) = fresh_db("import_fail") else {
+        return;
+    };
+    let pw = password(&url);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let dir_s = dir.to_str().unwrap();
+    euid(&["init", dir_s], b"").json();
+    drop(SqliteOptOutStore::open(&dir.join("optout.db")).unwrap());
+    // 15,000 good rows, then (latest in the copy's order) one whose hash is 31 bytes: the
+    // import has sent a page of good rows into its transaction before it meets the bad one.
+    {
+        let mut conn = rusqlite::Connection::open(dir.join("optout.db")).unwrap();
+        let tx = conn.transaction().unwrap();
+        for i in 0..15_000u32 {
+            let r = numbered(i);
+            tx.execute(
+                "INSERT INTO optout (first_level_hash, advertising_id, opted_out_ms, seq)
+                 VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![
+                    &r.first_level_hash[..],
+                    &r.advertising_id,
+                    r.opted_out_ms,
+                    i + 1
+                ],
+            )
+            .unwrap();
+        }
+        tx.execute(
+            "INSERT INTO optout (first_level_hash, advertising_id, opted_out_ms, seq)
+             VALUES (?1, ?2, 1900000000000, 15001)",
+            rusqlite::params![&[1u8; 31][..], &[2u8; 32][..]],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    euid(&["import", "--from", dir_s, "--store", &url], b"").assert_error(
+        1,
+        "nothing was imported",
+        &[&pw],
+    );
+    let store = PostgresStore::connect(&url, PgSettings::default()).unwrap();
+    assert!(!store.has_data().unwrap(), "the failed import left data");
+    assert_eq!(store.latest_sequence().unwrap(), 0);
+
+    // Mended, the same import runs again and brings everything.
+    rusqlite::Connection::open(dir.join("optout.db"))
+        .unwrap()
+        .execute(
+            "DELETE FROM optout WHERE length(first_level_hash) <> 32",
+            [],
+        )
+        .unwrap();
+    let json = euid(&["import", "--from", dir_s, "--store", &url], b"").json();
+    assert_eq!(json["optouts"], 15_000, "{json}");
+    assert!(store.has_data().unwrap());
+}

@@ -9,4 +9,4 @@ mod tls;
 
 pub use migrations::{MigrationReport, SCHEMA_VERSION};
 pub use settings::{redact_url, PgSettings, RootCertificates, TlsMode};
-pub use store::PostgresStore;
+pub use store::{Import, PostgresStore};

@@ -40,8 +40,6 @@ const CHANGE_CHANNEL: &str = "euid_change";
 const OPTOUT_CHANNEL: &str = "euid_optout";
 /// Opt-outs read per query when loading or catching up.
 const PAGE: i64 = 50_000;
-/// Opt-outs written per statement by [`PostgresStore::import_optouts`].
-const IMPORT_BATCH: usize = 10_000;
 
 /// Why a job failed, before it becomes a [`StoreError`] or an [`OptOutError`].
 enum Failure {
@@ -165,8 +163,20 @@ impl Shared {
         bound: Duration,
         f: impl FnOnce(&mut Client) -> Result<T, Failure> + Send + 'static,
     ) -> Result<T, Failure> {
+        let answer = self.submit(Instant::now() + bound, f)?;
+        answer
+            .recv_timeout(bound)
+            .map_err(|_| Failure::NoAnswer(bound))?
+    }
+
+    /// Queues `f` for a pool thread, to be dropped unrun if no pool thread starts it by
+    /// `deadline`; its answer arrives on the returned channel.
+    fn submit<T: Send + 'static>(
+        &self,
+        deadline: Instant,
+        f: impl FnOnce(&mut Client) -> Result<T, Failure> + Send + 'static,
+    ) -> Result<mpsc::Receiver<Result<T, Failure>>, Failure> {
         let (tx, rx) = mpsc::sync_channel(1);
-        let deadline = Instant::now() + bound;
         let job: Job = Box::new(move |conn: &mut Conn| {
             if Instant::now() >= deadline {
                 return;
@@ -190,8 +200,7 @@ impl Shared {
         if sent.is_err() {
             return Err(Failure::NoAnswer(Duration::ZERO));
         }
-        rx.recv_timeout(bound)
-            .map_err(|_| Failure::NoAnswer(bound))?
+        Ok(rx)
     }
 
     /// Whether the replica's listener is connected and has heard from the database within
@@ -531,41 +540,43 @@ impl PostgresStore {
             .map_err(|e| self.shared.store_error("connecting", e))
     }
 
-    /// Copies opt-outs (another store's [`OptOutStore::records_since`] pages) into this one,
-    /// in their order, each taking a new sequence number; an identity already present keeps
-    /// its latest time. Used by `euid import`.
-    pub fn import_optouts(&self, records: &[SequencedOptOut]) -> Result<(), StoreError> {
-        for chunk in records.chunks(IMPORT_BATCH) {
-            let flh: Vec<Vec<u8>> = chunk
-                .iter()
-                .map(|r| r.record.first_level_hash.to_vec())
-                .collect();
-            let ids: Vec<Vec<u8>> = chunk
-                .iter()
-                .map(|r| r.record.advertising_id.clone())
-                .collect();
-            let times: Vec<i64> = chunk.iter().map(|r| r.record.opted_out_ms).collect();
-            self.shared
-                .run(move |client| {
-                    let mut tx = client.transaction()?;
-                    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&OPTOUT_LOCK])?;
-                    tx.execute(
-                        "INSERT INTO optouts (first_level_hash, advertising_id, opted_out_ms, seq)
-                         SELECT f, a, t, nextval('optout_seq')
-                           FROM unnest($1::bytea[], $2::bytea[], $3::bigint[]) AS u(f, a, t)
-                         ON CONFLICT (first_level_hash, advertising_id) DO UPDATE SET
-                           seq = CASE WHEN EXCLUDED.opted_out_ms > optouts.opted_out_ms
-                                      THEN EXCLUDED.seq ELSE optouts.seq END,
-                           opted_out_ms = GREATEST(optouts.opted_out_ms, EXCLUDED.opted_out_ms)",
-                        &[&flh, &ids, &times],
-                    )?;
-                    tx.execute("SELECT pg_notify($1, 'import')", &[&OPTOUT_CHANNEL])?;
-                    tx.commit()?;
-                    Ok(())
-                })
-                .map_err(|e| self.shared.store_error("importing opt-outs", e))?;
-        }
-        Ok(())
+    /// Starts `euid import`'s one transaction: applies pending migrations, then, on a pool
+    /// thread, refuses a database that holds data ([`StoreError::NotEmpty`]) and writes the
+    /// snapshot; opt-outs follow with [`Import::add_optouts`] and everything commits at once
+    /// with [`Import::commit`]. Dropped without `commit` (the source failed half-way), it rolls
+    /// back: the database is left as empty as it was, and the import can simply run again.
+    pub fn begin_import(&self, snapshot: &StoreSnapshot) -> Result<Import, StoreError> {
+        self.migrate()?;
+        let rows = rows::snapshot_rows(snapshot, euid_now_s())?;
+        let location = self.shared.location.clone();
+        let (pages, incoming) = mpsc::sync_channel::<ImportPage>(2);
+        let answer = self
+            .shared
+            .submit(Instant::now() + self.shared.answer_within, move |client| {
+                let mut tx = client.transaction()?;
+                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK])?;
+                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&OPTOUT_LOCK])?;
+                let written = write_snapshot(&mut tx, &rows, &location)?;
+                loop {
+                    match incoming.recv() {
+                        Ok(ImportPage::Records(page)) => insert_imported(&mut tx, &page)?,
+                        Ok(ImportPage::Done) => break,
+                        // The importer went away without finishing: roll back.
+                        Err(_) => return Err(Failure::NoAnswer(Duration::ZERO)),
+                    }
+                }
+                let optouts: i64 = tx.query_one("SELECT count(*) FROM optouts", &[])?.get(0);
+                let counter = bump(&mut tx)?;
+                tx.execute("SELECT pg_notify($1, 'import')", &[&OPTOUT_CHANNEL])?;
+                tx.commit()?;
+                Ok((written, u64::try_from(optouts).unwrap_or(0), counter))
+            })
+            .map_err(|e| self.shared.store_error("importing", e))?;
+        Ok(Import {
+            shared: Arc::clone(&self.shared),
+            pages: Some(pages),
+            answer,
+        })
     }
 
     /// The sequence number up to which this replica's mirror has applied every opt-out (0
@@ -593,6 +604,115 @@ impl PostgresStore {
         self.shared.saw_counter(counter);
         Ok(value)
     }
+}
+
+/// What an [`Import`] hands its transaction.
+enum ImportPage {
+    Records(Vec<OptOutRecord>),
+    Done,
+}
+
+/// The answer of an import's transaction: tables written, opt-out rows, change counter.
+type ImportAnswer = (Vec<String>, u64, i64);
+
+/// `euid import`'s open transaction ([`PostgresStore::begin_import`]): the snapshot is
+/// written, opt-outs are added page by page, nothing is visible until
+/// [`Import::commit`], and dropping it rolls everything back.
+#[must_use = "an import that is not committed is rolled back"]
+pub struct Import {
+    shared: Arc<Shared>,
+    pages: Option<mpsc::SyncSender<ImportPage>>,
+    answer: mpsc::Receiver<Result<ImportAnswer, Failure>>,
+}
+
+impl std::fmt::Debug for Import {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Import")
+            .field("store", &self.shared.location)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Import {
+    /// Adds opt-outs, in their order (each takes the next sequence number; an identity
+    /// already added keeps its latest time). Waits while the database writes the previous
+    /// pages, at most as long as any store call.
+    pub fn add_optouts(&mut self, records: Vec<OptOutRecord>) -> Result<(), StoreError> {
+        self.send(ImportPage::Records(records))
+    }
+
+    /// Commits the snapshot and every opt-out added; returns what was written and how many
+    /// opt-out rows the database now holds.
+    pub fn commit(mut self) -> Result<(ImportReport, u64), StoreError> {
+        self.send(ImportPage::Done)?;
+        let (written, optouts, counter) = self.answer()?;
+        self.shared.saw_counter(counter);
+        Ok((ImportReport::new(written), optouts))
+    }
+
+    fn send(&mut self, page: ImportPage) -> Result<(), StoreError> {
+        let bound = self.shared.answer_within;
+        let until = Instant::now() + bound;
+        let Some(pages) = self.pages.as_ref() else {
+            return Err(self.answer().err().unwrap_or_else(|| self.ended()));
+        };
+        let mut page = page;
+        loop {
+            match pages.try_send(page) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::TrySendError::Full(back)) if Instant::now() < until => {
+                    page = back;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(mpsc::TrySendError::Full(_)) => {
+                    return Err(self
+                        .shared
+                        .store_error("importing", Failure::NoAnswer(bound)))
+                }
+                // The transaction ended early (refused or failed): its answer says why.
+                Err(mpsc::TrySendError::Disconnected(_)) => {
+                    self.pages = None;
+                    return Err(self.answer().err().unwrap_or_else(|| self.ended()));
+                }
+            }
+        }
+    }
+
+    fn ended(&self) -> StoreError {
+        self.shared
+            .store_error("importing", Failure::NoAnswer(Duration::ZERO))
+    }
+
+    fn answer(&self) -> Result<ImportAnswer, StoreError> {
+        let bound = self.shared.answer_within;
+        self.answer
+            .recv_timeout(bound)
+            .map_err(|_| Failure::NoAnswer(bound))
+            .and_then(|r| r)
+            .map_err(|e| self.shared.store_error("importing", e))
+    }
+}
+
+/// One page of imported opt-outs, in one statement, sequence numbers in page order.
+fn insert_imported(
+    tx: &mut postgres::Transaction<'_>,
+    page: &[OptOutRecord],
+) -> Result<(), postgres::Error> {
+    let flh: Vec<&[u8]> = page.iter().map(|r| r.first_level_hash.as_slice()).collect();
+    let ids: Vec<&[u8]> = page.iter().map(|r| r.advertising_id.as_slice()).collect();
+    let times: Vec<i64> = page.iter().map(|r| r.opted_out_ms).collect();
+    tx.execute(
+        "INSERT INTO optouts (first_level_hash, advertising_id, opted_out_ms, seq)
+         SELECT f, a, t, nextval('optout_seq')
+           FROM (SELECT f, a, t FROM unnest($1::bytea[], $2::bytea[], $3::bigint[])
+                   WITH ORDINALITY AS u(f, a, t, n) ORDER BY n) AS ordered
+         ON CONFLICT (first_level_hash, advertising_id) DO UPDATE SET
+           seq = CASE WHEN EXCLUDED.opted_out_ms > optouts.opted_out_ms
+                      THEN EXCLUDED.seq ELSE optouts.seq END,
+           opted_out_ms = GREATEST(optouts.opted_out_ms, EXCLUDED.opted_out_ms)",
+        &[&flh, &ids, &times],
+    )?;
+    Ok(())
 }
 
 /// Moves the change counter and notifies, in the caller's transaction (so the notification

@@ -4,12 +4,12 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use euid_store::optout::{OptOutRecord, SequencedOptOut};
+use euid_store::optout::OptOutRecord;
 use euid_store::{
     write_demo_client, DataDirState, DataDirStore, InitOptions, SnapshotSource as _, Store,
     StoreWriter as _,
 };
-use euid_store_postgres::{redact_url, PgSettings, PostgresStore};
+use euid_store_postgres::{redact_url, Import, PgSettings, PostgresStore};
 
 use crate::cli::{ImportArgs, InitArgs, StoreUrl};
 use crate::error::{CliError, CliResult};
@@ -182,20 +182,23 @@ pub(crate) fn import(args: &ImportArgs, stdout: &mut dyn Write) -> CliResult<u8>
             "{location} already holds data; nothing was imported"
         )));
     }
-    let report = store
-        .import(&snapshot)
+    // One transaction: the snapshot and every opt-out commit together or not at all.
+    let mut import = store
+        .begin_import(&snapshot)
         .map_err(|e| CliError::failed(format!("cannot import into {location}: {e}")))?;
     let optout_db = source.data_dir().optout_db();
-    let optouts = if optout_db.exists() {
-        copy_optouts(&optout_db, &store).map_err(|e| {
+    if optout_db.exists() {
+        copy_optouts(&optout_db, &mut import).map_err(|e| {
             CliError::failed(format!(
-                "{location}: the keys, salts and clients were imported but the opt-outs were \
-                 not ({e}); drop and recreate the database, then import again"
+                "cannot import into {location}: {e}; nothing was imported"
             ))
-        })?
-    } else {
-        0
-    };
+        })?;
+    }
+    let (report, optouts) = import.commit().map_err(|e| {
+        CliError::failed(format!(
+            "cannot import into {location}: {e}; nothing was imported"
+        ))
+    })?;
     print_json(
         stdout,
         &Imported {
@@ -208,8 +211,8 @@ pub(crate) fn import(args: &ImportArgs, stdout: &mut dyn Write) -> CliResult<u8>
     Ok(0)
 }
 
-/// Copies the operator's `optout.db` (read-only) into the store, in pages.
-fn copy_optouts(path: &Path, store: &PostgresStore) -> Result<u64, String> {
+/// Copies the operator's `optout.db` (read-only) into the import's transaction, in pages.
+fn copy_optouts(path: &Path, import: &mut Import) -> Result<(), String> {
     use rusqlite::{Connection, OpenFlags};
     const PAGE: usize = 10_000;
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -224,7 +227,6 @@ fn copy_optouts(path: &Path, store: &PostgresStore) -> Result<u64, String> {
         .query([])
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let mut page = Vec::with_capacity(PAGE);
-    let mut total = 0u64;
     loop {
         let row = rows
             .next()
@@ -233,22 +235,18 @@ fn copy_optouts(path: &Path, store: &PostgresStore) -> Result<u64, String> {
             let flh: Vec<u8> = row.get(0).map_err(|e| format!("{}: {e}", path.display()))?;
             let first_level_hash = <[u8; 32]>::try_from(flh.as_slice())
                 .map_err(|_| format!("{}: a first-level hash is not 32 bytes", path.display()))?;
-            page.push(SequencedOptOut {
-                sequence: total + 1,
-                record: OptOutRecord {
-                    first_level_hash,
-                    advertising_id: row.get(1).map_err(|e| format!("{}: {e}", path.display()))?,
-                    opted_out_ms: row.get(2).map_err(|e| format!("{}: {e}", path.display()))?,
-                },
+            page.push(OptOutRecord {
+                first_level_hash,
+                advertising_id: row.get(1).map_err(|e| format!("{}: {e}", path.display()))?,
+                opted_out_ms: row.get(2).map_err(|e| format!("{}: {e}", path.display()))?,
             });
-            total += 1;
         }
         if page.len() == PAGE || (row.is_none() && !page.is_empty()) {
-            store.import_optouts(&page).map_err(|e| e.to_string())?;
-            page.clear();
+            let full = std::mem::replace(&mut page, Vec::with_capacity(PAGE));
+            import.add_optouts(full).map_err(|e| e.to_string())?;
         }
         if row.is_none() {
-            return Ok(total);
+            return Ok(());
         }
     }
 }
