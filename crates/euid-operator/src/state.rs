@@ -382,6 +382,13 @@ mod tests {
         fn write_salts(&self, s: &SaltStore, v: &SaltValidity) -> Result<(), StoreError> {
             self.inner.write_salts(s, v)
         }
+        fn rotate_salts(
+            &self,
+            fraction: f64,
+            now_ms: i64,
+        ) -> Result<euid_token::SaltRotation, StoreError> {
+            self.inner.rotate_salts(fraction, now_ms)
+        }
         fn import(&self, s: &StoreSnapshot) -> Result<euid_store::ImportReport, StoreError> {
             self.inner.import(s)
         }

@@ -7,6 +7,7 @@
 //! and waits on a channel for at most the connect timeout plus the statement timeout (plus
 //! one second), so a database that hangs never hangs a caller.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -14,11 +15,11 @@ use std::time::{Duration, Instant};
 use euid_crypto::BatchedOsRandom;
 use euid_store::optout::{OptOutError, OptOutRecord, OptOutStore, SequencedOptOut};
 use euid_store::{
-    fresh_snapshot, ChangeToken, ImportReport, InitOptions, InitReport, KeyMaintenance,
-    OptOutIndex, RotateOptions, RotatedKey, RotationPolicy, SaltValidity, SnapshotSource,
-    StoreError, StoreSnapshot, StoreWriter,
+    fresh_snapshot, plan_salt_rotation, ChangeToken, ImportReport, InitOptions, InitReport,
+    KeyMaintenance, OptOutIndex, RotateOptions, RotatedKey, RotationPolicy, SaltValidity,
+    SnapshotSource, StoreError, StoreSnapshot, StoreWriter,
 };
-use euid_token::{Keyset, SaltStore};
+use euid_token::{Keyset, SaltRotation, SaltStore};
 use postgres::fallible_iterator::FallibleIterator as _;
 use postgres::{Client, Config, GenericClient, IsolationLevel};
 use zeroize::Zeroizing;
@@ -938,16 +939,8 @@ fn session(
     Ok(())
 }
 
-/// Reads the whole snapshot in one read-only, repeatable-read transaction.
-fn load_snapshot(client: &mut Client) -> Result<StoreSnapshot, Failure> {
-    let mut tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()?;
-    let keysets = load_keysets(&mut tx)?;
-    let keys = load_keys(&mut tx)?;
-    let keys = rows::key_store(&keysets, &keys).map_err(Failure::Store)?;
+/// The stored salts and their validity window.
+fn load_salts(tx: &mut impl GenericClient) -> Result<(SaltStore, Option<SaltValidity>), Failure> {
     let salt_row = tx.query_opt(
         "SELECT metadata_json, salts_csv, generated_s, effective_ms, expires_ms FROM salts WHERE id = 1",
         &[],
@@ -961,11 +954,25 @@ fn load_snapshot(client: &mut Client) -> Result<StoreSnapshot, Failure> {
     let metadata: Zeroizing<String> = Zeroizing::new(salt_row.try_get(0)?);
     let csv: Zeroizing<String> = Zeroizing::new(salt_row.try_get(1)?);
     let salts = rows::salts_from_row(&metadata, &csv).map_err(Failure::Store)?;
-    let salt_validity = Some(SaltValidity {
+    let validity = SaltValidity {
         generated_s: salt_row.try_get(2)?,
         effective_ms: salt_row.try_get(3)?,
         expires_ms: salt_row.try_get(4)?,
-    });
+    };
+    Ok((salts, Some(validity)))
+}
+
+/// Reads the whole snapshot in one read-only, repeatable-read transaction.
+fn load_snapshot(client: &mut Client) -> Result<StoreSnapshot, Failure> {
+    let mut tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()?;
+    let keysets = load_keysets(&mut tx)?;
+    let keys = load_keys(&mut tx)?;
+    let keys = rows::key_store(&keysets, &keys).map_err(Failure::Store)?;
+    let (salts, salt_validity) = load_salts(&mut tx)?;
     let clients: Vec<Zeroizing<String>> = tx
         .query("SELECT record FROM clients ORDER BY position", &[])?
         .iter()
@@ -1295,6 +1302,21 @@ impl StoreWriter for PostgresStore {
         self.write("writing salts", move |tx| {
             write_salts(tx, &row)?;
             Ok(())
+        })
+    }
+
+    /// Reads the salts inside the write's transaction, under the writer lock.
+    fn rotate_salts(&self, fraction: f64, now_ms: i64) -> Result<SaltRotation, StoreError> {
+        self.write("rotating salts", move |tx| {
+            let (salts, validity) = load_salts(tx)?;
+            let validity = validity.unwrap_or_else(|| SaltValidity::starting_at(now_ms / 1000));
+            let rotation = plan_salt_rotation(&salts, fraction, now_ms, Path::new("salts"))
+                .map_err(Failure::Store)?;
+            write_salts(
+                tx,
+                &rows::salt_row(&rotation.salts, &validity).map_err(Failure::Store)?,
+            )?;
+            Ok(rotation)
         })
     }
 

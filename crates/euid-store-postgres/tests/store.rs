@@ -421,3 +421,66 @@ fn a_lost_database_fails_writes_cleanly_while_lookups_serve_from_memory() {
     assert_eq!(replica.public_reason(&err), "database unavailable");
     assert!(!format!("{err} {err:?}").contains("euid-test"));
 }
+
+#[test]
+fn two_salt_rotations_at_once_both_take_effect() {
+    let Some(db) = fresh_db("salt_race") else {
+        return;
+    };
+    let cli = Arc::new(PostgresStore::connect(&db.url, fast()).unwrap());
+    cli.initialize(&small()).unwrap();
+    let before = cli.load_snapshot().unwrap();
+    // The writer lock held from outside while both rotations start: a rotation that read
+    // the salts before taking the lock would overwrite the other's buckets with old salts.
+    const WRITER_LOCK: i64 = 0x6575_6964_0001;
+    let mut holder = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    holder
+        .execute("SELECT pg_advisory_lock($1)", &[&WRITER_LOCK])
+        .unwrap();
+    let rotations: Vec<_> = (0..2)
+        .map(|i| {
+            let cli = Arc::clone(&cli);
+            std::thread::spawn(move || cli.rotate_salts(0.25, 1_750_000_000_000 + i).unwrap())
+        })
+        .collect();
+    // Both are waiting on the lock (the server says so) before it is let go.
+    eventually("both rotations wait on the writer lock", || {
+        let waiting: i64 = holder
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        waiting == 2
+    });
+    holder
+        .execute("SELECT pg_advisory_unlock($1)", &[&WRITER_LOCK])
+        .unwrap();
+    let mut rotated = std::collections::BTreeSet::new();
+    for r in rotations {
+        rotated.extend(r.join().unwrap().rotated);
+    }
+    let after = cli.load_snapshot().unwrap();
+    let old = before.salts.salts_csv();
+    let new = after.salts.salts_csv();
+    let changed: std::collections::BTreeSet<usize> = old
+        .lines()
+        .zip(new.lines())
+        .enumerate()
+        .filter(|(_, (a, b))| a != b)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(changed, rotated, "a rotation was lost");
+    assert!(rotated.len() > 16, "two rotations of 16 of 64 buckets");
+    assert_eq!(after.salt_validity, before.salt_validity);
+    // Out of range: a typed error, nothing written.
+    assert!(matches!(
+        cli.rotate_salts(1.5, 1_750_000_000_000),
+        Err(StoreError::Invalid { .. })
+    ));
+    assert_eq!(
+        cli.load_snapshot().unwrap().salts.salts_csv().as_str(),
+        new.as_str()
+    );
+}

@@ -36,7 +36,9 @@ pub use keys::{
 pub use optout::{OptOutError, OptOutRecord, OptOutStore, SequencedOptOut};
 pub use optout_index::OptOutIndex;
 pub use snapshot::{ChangeToken, SaltValidity, StoreSnapshot};
-pub use store::{DataDirStore, ImportReport, SnapshotSource, Store, StoreWriter};
+pub use store::{
+    plan_salt_rotation, DataDirStore, ImportReport, SnapshotSource, Store, StoreWriter,
+};
 
 /// The current time, epoch seconds: the one place this crate reads the clock (functions
 /// that are tested at other times take `now_s`).

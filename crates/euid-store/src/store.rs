@@ -9,7 +9,8 @@
 
 use std::time::Duration;
 
-use euid_token::SaltStore;
+use euid_crypto::BatchedOsRandom;
+use euid_token::{SaltRotation, SaltStore};
 
 use crate::data_dir::{self, write_atomic, write_json, DataDir, DataDirState};
 use crate::demo::DemoClient;
@@ -92,12 +93,31 @@ pub trait StoreWriter: Send + Sync {
     /// Replaces the salts (salt rotation).
     fn write_salts(&self, salts: &SaltStore, validity: &SaltValidity) -> Result<(), StoreError>;
 
+    /// Rotates `fraction` of the salt buckets ([`euid_token::rotate_salts`], OS randomness)
+    /// at `now_ms`, keeping the validity window, as one read-modify-write: a backend shared
+    /// by replicas reads the salts under its writer lock, so two rotations run one after the
+    /// other and neither is lost (the data directory has one writer at a time). A fraction
+    /// outside 0..=1 is [`StoreError::Invalid`].
+    fn rotate_salts(&self, fraction: f64, now_ms: i64) -> Result<SaltRotation, StoreError>;
+
     /// Writes a whole snapshot into an empty store (copying a data directory into a
     /// database, seeding one): keys and keysets, salts with their validity, clients and
     /// keypairs, nothing left out. A store that holds data refuses with
     /// [`StoreError::NotEmpty`] and is left unchanged. Opt-outs are copied separately, by
     /// paging through the source's [`OptOutStore::records_since`](crate::OptOutStore::records_since).
     fn import(&self, snapshot: &StoreSnapshot) -> Result<ImportReport, StoreError>;
+}
+
+/// [`euid_token::rotate_salts`] with OS randomness, its error as [`StoreError::Invalid`] of
+/// `what` (the salts' file or table): the rotation every backend writes.
+pub fn plan_salt_rotation(
+    salts: &SaltStore,
+    fraction: f64,
+    now_ms: i64,
+    what: &std::path::Path,
+) -> Result<SaltRotation, StoreError> {
+    euid_token::rotate_salts(salts, fraction, now_ms, &mut BatchedOsRandom::new())
+        .map_err(|e| StoreError::invalid(what, e.to_string()))
 }
 
 /// A whole backend: read and write.
@@ -204,6 +224,16 @@ impl StoreWriter for DataDirStore {
 
     fn write_salts(&self, salts: &SaltStore, validity: &SaltValidity) -> Result<(), StoreError> {
         data_dir::write_salts(&self.dir, salts, validity)
+    }
+
+    fn rotate_salts(&self, fraction: f64, now_ms: i64) -> Result<SaltRotation, StoreError> {
+        let dir = &self.dir;
+        let salts = data_dir::load_salts(dir)?;
+        let validity = data_dir::load_salt_validity(dir)?
+            .unwrap_or_else(|| SaltValidity::starting_at(now_ms / 1000));
+        let rotation = plan_salt_rotation(&salts, fraction, now_ms, &dir.salts_file())?;
+        data_dir::write_salts(dir, &rotation.salts, &validity)?;
+        Ok(rotation)
     }
 
     fn import(&self, snapshot: &StoreSnapshot) -> Result<ImportReport, StoreError> {

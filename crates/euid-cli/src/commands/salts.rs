@@ -1,10 +1,7 @@
-//! `euid salts rotate`: euid-token's sans-IO salt rotation with OS randomness, written
-//! atomically through euid-store.
+//! `euid salts rotate`: euid-token's sans-IO salt rotation with OS randomness, read and
+//! written by the store in one step (`StoreWriter::rotate_salts`).
 
 use std::io::Write;
-
-use euid_crypto::BatchedOsRandom;
-use euid_store::SaltValidity;
 
 use crate::commands::store::{self, Target};
 
@@ -30,26 +27,14 @@ pub(crate) fn rotate(target: &Target, fraction: f64, stdout: &mut dyn Write) -> 
     let failed = |what: &str, e: &dyn std::fmt::Display| {
         CliError::failed(format!("cannot {what} {location}: {e}"))
     };
-    let snapshot = store
-        .load_snapshot()
-        .map_err(|e| failed("load the salts of", &e))?;
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let rotation = euid_token::rotate_salts(
-        &snapshot.salts,
-        fraction,
-        now_ms,
-        &mut BatchedOsRandom::new(),
-    )
-    .map_err(|e| failed("rotate the salts of", &e))?;
+    // One read-modify-write in the store: two rotations at once run one after the other.
     // The salts' validity window is unchanged by a rotation (the live salt service keeps it).
-    let validity = snapshot
-        .salt_validity
-        .unwrap_or_else(|| SaltValidity::starting_at(now_ms / 1000));
-    store
-        .write_salts(&rotation.salts, &validity)
-        .map_err(|e| failed("write the salts of", &e))?;
+    let rotation = store
+        .rotate_salts(fraction, now_ms)
+        .map_err(|e| failed("rotate the salts of", &e))?;
     let rotated = rotation
         .rotated
         .iter()
