@@ -97,6 +97,9 @@ pub struct PgSettings {
     /// a 408. A write whose time ran out before its `COMMIT` was sent is rolled back. Default
     /// 4 s (at most the connect plus statement timeout plus 1 s).
     pub write_timeout: Duration,
+    /// How long loading the whole snapshot (keys, the full salt set, clients, keypairs) may
+    /// take, per statement and in all; it is never on a request's path. Default 60 s.
+    pub snapshot_timeout: Duration,
     /// TLS mode; a `sslmode` in the URL must agree with it unless this is the default.
     /// Default [`TlsMode::Prefer`].
     pub tls: TlsMode,
@@ -118,6 +121,7 @@ impl Default for PgSettings {
             connect_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(4),
+            snapshot_timeout: Duration::from_secs(60),
             tls: TlsMode::Prefer,
             root_certificates: RootCertificates::Mozilla,
             poll_interval: Duration::from_millis(500),

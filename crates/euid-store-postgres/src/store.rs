@@ -963,12 +963,17 @@ fn load_salts(tx: &mut impl GenericClient) -> Result<(SaltStore, Option<SaltVali
 }
 
 /// Reads the whole snapshot in one read-only, repeatable-read transaction.
-fn load_snapshot(client: &mut Client) -> Result<StoreSnapshot, Failure> {
+/// Its statements may take up to `limit` each (the salts are tens of megabytes).
+fn load_snapshot(client: &mut Client, limit: Duration) -> Result<StoreSnapshot, Failure> {
     let mut tx = client
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()?;
+    tx.batch_execute(&format!(
+        "SET LOCAL statement_timeout = {}",
+        limit.as_millis().max(1)
+    ))?;
     let keysets = load_keysets(&mut tx)?;
     let keys = load_keys(&mut tx)?;
     let keys = rows::key_store(&keysets, &keys).map_err(Failure::Store)?;
@@ -1147,9 +1152,14 @@ fn write_snapshot(
 }
 
 impl SnapshotSource for PostgresStore {
+    /// Waits at most `PgSettings::snapshot_timeout`: a snapshot load is never on a request's
+    /// path (start-up, and reloads beside the serving snapshot).
     fn load_snapshot(&self) -> Result<StoreSnapshot, StoreError> {
+        let limit = self.shared.settings.snapshot_timeout;
         self.shared
-            .run(load_snapshot)
+            .run_within(limit + Duration::from_secs(1), move |client| {
+                load_snapshot(client, limit)
+            })
             .map_err(|e| self.shared.store_error("loading the snapshot", e))
     }
 

@@ -484,3 +484,37 @@ fn two_salt_rotations_at_once_both_take_effect() {
         new.as_str()
     );
 }
+
+#[test]
+fn a_snapshot_load_blocked_by_a_lock_gives_up_and_works_once_it_is_gone() {
+    let Some(db) = fresh_db("snapshot_limit") else {
+        return;
+    };
+    let mut settings = fast();
+    settings.snapshot_timeout = Duration::from_secs(1);
+    let store = PostgresStore::connect(&db.url, settings).unwrap();
+    store.initialize(&small()).unwrap();
+    // A session that holds the salts table so that no read can finish.
+    let mut holder = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let mut lock = holder.transaction().unwrap();
+    lock.batch_execute("LOCK TABLE salts IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    // Without the limit this load would wait for the lock for ever; a hang detector, not
+    // a timing bound, keeps a broken build from stalling the suite.
+    let (done, answer) = std::sync::mpsc::channel();
+    let store = Arc::new(store);
+    let loader = Arc::clone(&store);
+    std::thread::spawn(move || {
+        let _ = done.send(loader.load_snapshot().map(|_| ()));
+    });
+    let err = answer
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the load gave up on its own")
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
+    let text = format!("{err} {:?}", std::error::Error::source(&err));
+    assert!(text.contains("statement timeout"), "{text}");
+    lock.rollback().unwrap();
+    let snapshot = store.load_snapshot().unwrap();
+    assert_eq!(snapshot.salts.salts_csv().lines().count(), 64);
+}
